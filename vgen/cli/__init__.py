@@ -1,0 +1,110 @@
+"""The ``vgen`` command: a typer app whose subcommands come from the same ``register_commands`` hook plugins use.
+
+``main()`` turns errors into exit codes: a UserError (or a usage error) prints one line and exits 2, any other
+exception prints one line and exits 1; ``--debug`` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+import typer
+
+try:  # newer typer vendors its own click; catch the exceptions of both
+    from typer._click import exceptions as _tce
+except ImportError:  # pragma: no cover - older typer
+    _tce = click.exceptions
+
+
+def _exc(name: str) -> tuple[type, ...]:
+    return tuple({getattr(click.exceptions, name), getattr(_tce, name, getattr(click.exceptions, name))})
+
+from vgen import __version__
+from vgen import console
+
+app = typer.Typer(
+    name="vgen",
+    help="Text-to-video toolkit: curate, train, sample, edit, dub and export video models.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+
+def _version(value: bool):
+    if value:
+        typer.echo(f"vgen {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _global(
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks and debug logs."),
+    quiet: bool = typer.Option(False, "-q", "--quiet", help="Only errors and results."),
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
+):
+    console.state.debug = debug or console.state.debug
+    console.state.quiet = quiet
+
+
+def build_app() -> typer.Typer:
+    """Attach every plugin's commands (the built-in ones included) to the app, once."""
+    from vgen import plugins
+
+    if not getattr(app, "_vgen_built", False):
+        pm = plugins.load_plugins()
+        for impl in pm.hook.register_commands.get_hookimpls():
+            try:
+                impl.function(app=app)
+            except Exception as exc:
+                plugins.failures.append(plugins.PluginFailure(
+                    impl.plugin_name, plugins.sources.get(impl.plugin_name, "?"),
+                    f"register_commands: {type(exc).__name__}: {exc}"))
+        app._vgen_built = True
+    return app
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    console.state.debug = "--debug" in argv
+    from vgen.errors import UserError
+
+    try:
+        build_app()
+        command = typer.main.get_command(app)
+        command.main(args=argv, prog_name="vgen", standalone_mode=False)
+        return 0
+    except _exc("Exit") as exc:
+        return exc.exit_code
+    except _exc("Abort"):
+        console.error("aborted")
+        return 130
+    except KeyboardInterrupt:
+        console.error("interrupted")
+        return 130
+    except _exc("UsageError") as exc:
+        if console.state.debug:
+            raise
+        console.error(exc.format_message().replace("\n", " "))
+        return 2
+    except _exc("ClickException") as exc:
+        if console.state.debug:
+            raise
+        console.error(exc.format_message().replace("\n", " "))
+        return exc.exit_code
+    except UserError as exc:
+        if console.state.debug:
+            raise
+        console.error(str(exc).replace("\n", " "))
+        return exc.exit_code
+    except Exception as exc:
+        if console.state.debug:
+            raise
+        console.error(f"internal error: {type(exc).__name__}: {exc}".replace("\n", " ") + " (rerun with --debug)")
+        return 1
+
+
+def run() -> None:
+    sys.exit(main())

@@ -1,0 +1,99 @@
+"""``vgen doctor``: what this machine can run, each item ok/missing with what it enables."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import platform
+
+import typer
+
+from vgen.hookspecs import hookimpl
+
+
+def _check(name: str, enables: str, probe) -> dict:
+    try:
+        detail = probe()
+        return {"item": name, "ok": detail is not False and detail is not None,
+                "detail": "" if detail in (True, None, False) else str(detail), "enables": enables}
+    except Exception as exc:
+        return {"item": name, "ok": False, "detail": f"{type(exc).__name__}: {exc}", "enables": enables}
+
+
+def _version(module: str):
+    return lambda: getattr(importlib.import_module(module), "__version__", "installed")
+
+
+def _cuda():
+    import torch
+
+    if not torch.cuda.is_available():
+        return False
+    return ", ".join(f"{i}: {torch.cuda.get_device_name(i)}" for i in range(torch.cuda.device_count()))
+
+
+def _ffmpeg():
+    import av
+
+    from vgen.io.video import h264_encoder
+
+    enc = h264_encoder()
+    if enc is None:
+        raise RuntimeError(f"PyAV {av.__version__} has no H.264 encoder")
+    return f"PyAV {av.__version__}, FFmpeg {av.ffmpeg_version_info}, H.264 encoder {enc}, AAC {'aac' in av.codecs_available}"
+
+
+def _ort():
+    import onnxruntime as ort
+
+    return f"{ort.__version__}: {', '.join(ort.get_available_providers())}"
+
+
+def checks() -> list[dict]:
+    items = [
+        _check("python", "everything", lambda: platform.python_version()),
+        _check("torch", "every model", _version("torch")),
+        _check("cuda", "GPU sampling and training", _cuda),
+        _check("pyav/ffmpeg", "reading and writing video and audio", _ffmpeg),
+        _check("transformers", "text encoders", _version("transformers")),
+        _check("onnx", "vgen export onnx", _version("onnx")),
+        _check("onnxruntime", "vgen sample --engine onnx", _ort),
+        _check("tensorrt", "vgen export tensorrt / --engine tensorrt", _version("tensorrt")),
+        _check("scenedetect", "vgen curate shot splitting", _version("scenedetect")),
+        _check("opencv", "vgen curate scores and camera motion", _version("cv2")),
+        _check("peft", "LoRA training", _version("peft")),
+        _check("ray", "vgen curate --engine ray", _version("ray")),
+    ]
+    try:
+        from vgen import registry
+
+        for exporter in registry.backends()["exporter"].values():
+            avail = exporter.meta.get("available")
+            items.append(_check(f"exporter {exporter.name}", exporter.description or "export",
+                                avail if callable(avail) else (lambda: True)))
+    except Exception:  # doctor must always answer
+        pass
+    return items
+
+
+def doctor(as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table.")):
+    """Report python, torch, CUDA, PyAV/FFmpeg, onnxruntime, TensorRT and what each enables."""
+    from rich.table import Table
+
+    from vgen import console
+
+    rows = checks()
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    table = Table(title="vgen doctor")
+    for col in ("item", "status", "detail", "enables"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(r["item"], "ok" if r["ok"] else "missing", r["detail"], r["enables"])
+    console.out.print(table)
+
+
+@hookimpl
+def register_commands(app):
+    app.command("doctor")(doctor)

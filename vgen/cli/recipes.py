@@ -1,0 +1,34 @@
+"""``vgen recipes list`` and ``vgen recipes show NAME``."""
+
+from __future__ import annotations
+
+import json
+
+import typer
+
+from vgen.hookspecs import hookimpl
+
+recipes_app = typer.Typer(help="List and show recipes (validated, fully resolved settings).", no_args_is_help=True)
+
+
+@recipes_app.command("list")
+def list_recipes():
+    """Names of the recipes that ship with vgen."""
+    from vgen import console, settings
+
+    for name in settings.recipe_names():
+        path, data = settings.read_recipe(name)
+        console.out.print(f"{name}\t{data.get('description', '')}", markup=False, highlight=False)
+
+
+@recipes_app.command("show")
+def show_recipe(name: str = typer.Argument(..., help="A recipe name from `vgen recipes list`, or a path.")):
+    """A recipe with every field resolved (defaults < recipe < VGEN_* environment)."""
+    from vgen import settings
+
+    typer.echo(json.dumps(settings.resolve_recipe(name), indent=2, default=str))
+
+
+@hookimpl
+def register_commands(app):
+    app.add_typer(recipes_app, name="recipes")
