@@ -20,8 +20,7 @@ except ImportError:  # pragma: no cover - older typer
 def _exc(name: str) -> tuple[type, ...]:
     return tuple({getattr(click.exceptions, name), getattr(_tce, name, getattr(click.exceptions, name))})
 
-from vgen import __version__
-from vgen import console
+from vgen import __version__, console
 
 app = typer.Typer(
     name="vgen",
