@@ -11,6 +11,8 @@ import sys
 import click
 import typer
 
+from vgen import __version__, console
+
 try:  # newer typer vendors its own click; catch the exceptions of both
     from typer._click import exceptions as _tce
 except ImportError:  # pragma: no cover - older typer
@@ -19,8 +21,6 @@ except ImportError:  # pragma: no cover - older typer
 
 def _exc(name: str) -> tuple[type, ...]:
     return tuple({getattr(click.exceptions, name), getattr(_tce, name, getattr(click.exceptions, name))})
-
-from vgen import __version__, console
 
 app = typer.Typer(
     name="vgen",
