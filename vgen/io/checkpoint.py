@@ -134,16 +134,17 @@ def load_state_dict(folder: str | Path, device="cpu", dtype: torch.dtype | None 
 
 
 def load_into(module: torch.nn.Module, folder: str | Path, dtype: torch.dtype | None = None,
-              key_map=None, strict: bool = True) -> torch.nn.Module:
+              key_map=None, strict: bool = True, device: str | torch.device = "cpu") -> torch.nn.Module:
     """Stream a checkpoint into ``module`` tensor by tensor (works for modules built on the meta device).
 
     ``key_map(key) -> key | None`` renames checkpoint keys (None drops one). A tensor whose shape does not fit the
-    module, an unknown key or a missing key (``strict``) is a UserError naming the file.
+    module, an unknown key or a missing key (``strict``) is a UserError naming the file. ``device`` is where the
+    tensors are read to (straight onto the GPU skips a host copy).
     """
     params = dict(module.named_parameters())
     params.update(dict(module.named_buffers()))
     seen = set()
-    for key, tensor, file in iter_state_dict(folder, dtype=dtype):
+    for key, tensor, file in iter_state_dict(folder, device=device, dtype=dtype):
         name = key_map(key) if key_map else key
         if name is None:
             continue
