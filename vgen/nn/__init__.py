@@ -1,0 +1,1 @@
+"""Building blocks shared by vgen's model families: one attention switch, 3D RoPE, norms and embeddings."""
