@@ -1,0 +1,46 @@
+"""First-party flow-matching solvers and sigma schedules (``vgen plugins`` lists them).
+
+A schedule factory returns ``fn(steps, shift) -> sigmas`` (float32, ``steps + 1`` values from 1 down to 0);
+a sampler factory returns an object with ``sample(velocity, x, sigmas, constrain=None, on_step=None)``.
+The math lives in ``schedules.py`` and ``solvers.py``; this module stays import-light.
+"""
+
+from vgen.hookspecs import hookimpl
+
+
+def _schedule(name):
+    def factory():
+        from vgen_plugins.samplers import schedules
+
+        return getattr(schedules, name)
+
+    return factory
+
+
+def _sampler(cls_name):
+    def factory(**options):
+        from vgen_plugins.samplers import solvers
+
+        return getattr(solvers, cls_name)(**options)
+
+    return factory
+
+
+@hookimpl
+def register_schedules(register):
+    register("shifted", _schedule("shifted"), uses_shift=True,
+             description="HunyuanVideo/SD3: linspace(1,0) warped by s*t/(1+(s-1)t); --shift s (1 = linear)")
+    register("linear-quadratic", _schedule("linear_quadratic"), uses_shift=False,
+             description="MovieGen: first half of the steps = 1000-step linear schedule, rest quadratic to 0")
+    register("linear", _schedule("linear"), uses_shift=False,
+             description="plain linspace(1, 0, steps+1); ignores --shift")
+
+
+@hookimpl
+def register_samplers(register):
+    register("flow-euler", _sampler("FlowEuler"), order=1,
+             description="flow-matching Euler: x += (sigma_next - sigma) * v; 1 model call per step")
+    register("flow-heun", _sampler("FlowHeun"), order=2,
+             description="flow-matching Heun (2nd order, trapezoid); 2 model calls per step, Euler on the last")
+    register("flow-dpmpp-2m", _sampler("FlowDPMpp2M"), order=2,
+             description="DPM-Solver++ 2M multistep in flow form (x0 = x - sigma*v); 1 model call per step")

@@ -1,0 +1,79 @@
+"""``vgen sample PROMPT...``: text (or image) to video with any registered pipeline. Logic: vgen/sample/."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from vgen.hookspecs import hookimpl
+
+
+def _interval(text: str | None):
+    if text is None:
+        return None
+    from vgen.errors import UserError
+
+    try:
+        lo, hi = (float(v) for v in text.split(","))
+    except ValueError:
+        raise UserError(f"--guidance-interval wants LO,HI (sigmas in [0, 1]), got {text!r}") from None
+    return lo, hi
+
+
+def sample_command(
+    prompts: list[str] | None = typer.Argument(None, help="One or more prompts (one video per prompt and seed)."),
+    prompts_file: Path | None = typer.Option(None, "--prompts", help="More prompts: .txt (one a line) or .jsonl."),
+    pipeline: str | None = typer.Option(None, help="Pipeline family (`vgen plugins`); default: shapes."),
+    weights: Path | None = typer.Option(None, help="Weights folder (diffusers layout); unset: random weights."),
+    config: str | None = typer.Option(None, help="Preset for random weights, e.g. tiny."),
+    steps: int | None = typer.Option(None, help="Denoising steps."),
+    sampler: str | None = typer.Option(None, help="flow-euler | flow-heun | flow-dpmpp-2m."),
+    schedule: str | None = typer.Option(None, help="shifted | linear-quadratic | linear."),
+    shift: float | None = typer.Option(None, help="Shift of the shifted schedule."),
+    guidance: float | None = typer.Option(None, help="True classifier-free guidance scale (1 = off)."),
+    embedded_guidance: float | None = typer.Option(None, help="Distilled guidance value fed to the model."),
+    negative: str | None = typer.Option(None, help="Negative prompt (true CFG)."),
+    guidance_interval: str | None = typer.Option(None, help="LO,HI: true CFG only while LO <= sigma <= HI."),
+    seed: list[int] | None = typer.Option(None, help="Seed; repeat for several videos per prompt."),
+    frames: int | None = typer.Option(None, help="Frame count (4k+1 for 4x temporal compression)."),
+    height: int | None = typer.Option(None, help="Height in pixels."),
+    width: int | None = typer.Option(None, help="Width in pixels."),
+    fps: float | None = typer.Option(None, help="Frames per second of the MP4."),
+    dtype: str | None = typer.Option(None, help="bf16 | fp16 | fp32 | auto."),
+    device: str | None = typer.Option(None, help="cpu | cuda | cuda:N | auto."),
+    out: Path | None = typer.Option(None, help="Output folder (default: outputs)."),
+    image: Path | None = typer.Option(None, help="Image-to-video: the first frame."),
+    offload: str | None = typer.Option(None, help="model | sequential: weights visit the GPU only when used."),
+    attention: str | None = typer.Option(None, help="Attention backend (vgen.nn.attention)."),
+    vae_tiling: str | None = typer.Option(None, help="auto | on | off."),
+    cfg_batch: bool | None = typer.Option(None, "--cfg-batch/--no-cfg-batch", help="Batch cond and uncond."),
+    preview: bool | None = typer.Option(None, "--preview/--no-preview", help="Also write a PNG strip."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON summary line per video."),
+    from_sidecar: Path | None = typer.Option(None, "--from", help="Rerun the video a sidecar JSON describes."),
+    recipe: str | None = typer.Option(None, help="Recipe with a [sample] section."),
+):
+    """Generate videos: one MP4 + sidecar JSON (+ preview PNG) per prompt and seed."""
+    from vgen.errors import UserError
+    from vgen.sample import run
+
+    overrides = dict(pipeline=pipeline, weights=weights, config=config, steps=steps, sampler=sampler,
+                     schedule=schedule, shift=shift, guidance=guidance, embedded_guidance=embedded_guidance,
+                     negative=negative, guidance_interval=_interval(guidance_interval), seed=seed or None,
+                     frames=frames, height=height, width=width, fps=fps, dtype=dtype, device=device, out=out,
+                     image=image, offload=offload, attention=attention, vae_tiling=vae_tiling, cfg_batch=cfg_batch,
+                     preview=preview)
+    if from_sidecar is not None:
+        if prompts or prompts_file:
+            raise UserError("--from reruns a sidecar's prompt; give no other prompts")
+        settings, specs, data = run.replay(from_sidecar, overrides)
+        run.sample_videos(settings, specs, as_json=as_json, replayed=data)
+        return
+    settings = run.load_settings(recipe, overrides)
+    specs = run.read_prompts(list(prompts or []), prompts_file)
+    run.sample_videos(settings, specs, as_json=as_json)
+
+
+@hookimpl
+def register_commands(app):
+    app.command("sample")(sample_command)

@@ -1,0 +1,262 @@
+"""The ``vgen sample`` stage: settings -> pipeline (loaded once) -> one MP4 + sidecar JSON (+ preview) per prompt and
+seed. ``replay(sidecar)`` turns a sidecar back into settings and a prompt, so ``--from`` reruns a video bit for bit
+(same weights, device and dtype)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from vgen import __version__, console, registry
+from vgen.errors import UserError
+from vgen.io.atomic import write_text
+from vgen.sample.settings import SampleSettings
+from vgen.settings import load_section, resolve
+
+REPLAY_FIELDS = ("prompt", "negative", "seed")
+
+
+@dataclass
+class PromptSpec:
+    prompt: str
+    negative: str | None = None  # None: the settings' negative prompt
+    seeds: list[int] | None = None  # None: the settings' seeds
+    index: int = 0
+
+
+def load_settings(recipe: str | None = None, overrides: dict | None = None) -> SampleSettings:
+    return load_section("sample", recipe, overrides)
+
+
+def read_prompts(prompts: list[str], prompts_file: str | Path | None = None) -> list[PromptSpec]:
+    """Prompts from the command line, then from a .txt (one a line, # comments) or .jsonl file
+    (``{"prompt": ..., "negative": ..., "seed": N or [N, ...]}`` a line)."""
+    specs = [PromptSpec(p) for p in prompts]
+    if prompts_file:
+        path = Path(prompts_file)
+        if not path.is_file():
+            raise UserError(f"prompts file not found: {path}")
+        lines = path.read_text(encoding="utf-8").splitlines()
+        if path.suffix.lower() == ".jsonl":
+            for n, line in enumerate(lines, 1):
+                if not line.strip():
+                    continue
+                try:
+                    rec = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise UserError(f"{path}:{n}: not valid JSON: {exc.msg}") from None
+                if not isinstance(rec, dict) or not isinstance(rec.get("prompt"), str):
+                    raise UserError(f"{path}:{n}: each line needs a \"prompt\" string")
+                seed = rec.get("seed")
+                seeds = None if seed is None else [int(s) for s in (seed if isinstance(seed, list) else [seed])]
+                specs.append(PromptSpec(rec["prompt"], rec.get("negative"), seeds))
+        else:
+            specs += [PromptSpec(line.strip()) for line in lines if line.strip() and not line.startswith("#")]
+    if not specs:
+        raise UserError("no prompt given (pass PROMPT..., --prompts FILE or --from VIDEO.json)")
+    for i, spec in enumerate(specs):
+        if not spec.prompt.strip():
+            raise UserError(f"empty prompt (prompt {i + 1})")
+        spec.index = i
+    return specs
+
+
+def sha256(path: Path, cache: dict | None = None) -> str:
+    """The file's sha256; ``cache`` (keyed by path, size and mtime) spares rehashing multi-GB weights."""
+    st = path.stat()
+    key = f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}"
+    if cache is not None and key in cache:
+        return cache[key]
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 22), b""):
+            h.update(block)
+    digest = h.hexdigest()
+    if cache is not None:
+        cache[key] = digest
+    return digest
+
+
+def weight_hashes(pipe, weights: Path | None) -> dict[str, str]:
+    """sha256 of each weight file (and safetensors index) the pipeline loaded, by path relative to ``weights``."""
+    files = [Path(f) for f in pipe.weight_files()]
+    if weights is not None:
+        files += sorted(Path(weights).rglob("*.safetensors.index.json"))
+    cache_path = _cache_dir() / "sha256.json"
+    try:
+        cache = json.loads(cache_path.read_text())
+    except (OSError, ValueError):
+        cache = {}
+    out = {}
+    for f in dict.fromkeys(files):
+        name = str(f.relative_to(weights)) if weights is not None and f.is_relative_to(weights) else str(f)
+        out[name] = sha256(f, cache)
+    try:
+        write_text(cache_path, json.dumps(cache))
+    except OSError:
+        pass
+    return out
+
+
+def _cache_dir() -> Path:
+    from vgen.settings import VgenSettings
+
+    return Path(resolve(VgenSettings).cache_dir).expanduser()
+
+
+def set_attention(name: str | None) -> None:
+    if not name:
+        return
+    try:
+        from vgen.nn import attention
+    except ImportError:
+        raise UserError("--attention needs vgen.nn.attention, which this install lacks") from None
+    for fn in ("set_backend", "use_backend", "select_backend"):
+        if hasattr(attention, fn):
+            try:
+                getattr(attention, fn)(name)
+            except (ValueError, KeyError) as exc:
+                raise UserError(f"attention backend {name!r}: {exc}") from None
+            return
+    raise UserError("vgen.nn.attention has no backend switch")
+
+
+def load_pipeline(s: SampleSettings):
+    """Build the pipeline once; random weights are built under a fixed seed so reruns see the same model."""
+    import torch
+
+    from vgen.device import pick_device, pick_dtype
+
+    backend = registry.get("pipeline", s.pipeline)
+    device = pick_device(s.device)
+    dtype = pick_dtype(s.dtype, device)
+    if s.weights is not None and not Path(s.weights).exists():
+        raise UserError(f"weights folder not found: {s.weights}")
+    kwargs = {"weights": s.weights, "device": "cpu" if s.offload else device, "dtype": dtype}
+    if s.config is not None:
+        kwargs["config"] = s.config
+    state = torch.random.get_rng_state()
+    torch.manual_seed(0)
+    try:
+        pipe = backend.factory(**kwargs)
+    finally:
+        torch.random.set_rng_state(state)
+    return pipe, device, dtype
+
+
+def _slug(text: str, n: int = 40) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower())[:n].strip("-") or "video"
+
+
+def sample_videos(s: SampleSettings, specs: list[PromptSpec], as_json: bool = False, replayed: dict | None = None):
+    """Generate and write every (prompt, seed) video; returns the sidecar dicts."""
+    import torch
+
+    from vgen.io.video import write_preview, write_video
+    from vgen.sample.loop import generate
+    from vgen.sample.offload import Placement
+    from vgen.sample.schedules import uses_shift
+
+    # fail fast on names before any model loads
+    for kind, name in (("sampler", s.sampler), ("schedule", s.schedule), ("pipeline", s.pipeline)):
+        if name is not None:
+            registry.get(kind, name)
+    if s.shift is not None and s.schedule and not uses_shift(s.schedule):
+        console.warn(f"--shift has no effect on the {s.schedule!r} schedule")
+    if s.image is not None and not Path(s.image).is_file():
+        raise UserError(f"image file not found: {s.image}")
+    set_attention(s.attention)
+
+    t0 = time.perf_counter()
+    pipe, device, dtype = load_pipeline(s)
+    load_seconds = time.perf_counter() - t0
+    hashes = weight_hashes(pipe, Path(s.weights) if s.weights else None)
+    if replayed is not None and replayed.get("weight_sha256", {}) != hashes:
+        console.warn("the weights differ from the ones the sidecar records: the video will differ")
+    image_hash = sha256(Path(s.image)) if s.image else None
+    placement = Placement(pipe, device, s.offload)
+    fps = float(s.fps or pipe.defaults.get("fps", 24))
+    out_dir = Path(s.out)
+    results = []
+    try:
+        for spec in specs:
+            negative = s.negative if spec.negative is None else spec.negative
+            for seed in spec.seeds or s.seed:
+                started = time.perf_counter()
+                res = generate(pipe, [spec.prompt], steps=s.steps, sampler=s.sampler, schedule=s.schedule,
+                               shift=s.shift, guidance=s.guidance, embedded_guidance=s.embedded_guidance,
+                               negative=negative, guidance_interval=s.guidance_interval, seed=seed,
+                               frames=s.frames, height=s.height, width=s.width, image=s.image,
+                               progress=not as_json, placement=placement, device=device, dtype=dtype,
+                               cfg_batch=s.cfg_batch, vae_tiling=s.vae_tiling, tile_above=s.tile_above)
+                info = res.info
+                stem = f"{spec.index:03d}-{_slug(spec.prompt)}-seed{seed}"
+                video_path = out_dir / f"{stem}.mp4"
+                tw = time.perf_counter()
+                write_video(video_path, res.frames[0], fps, crf=s.crf)
+                preview = write_preview(out_dir / f"{stem}.png", res.frames[0]) if s.preview else None
+                timings = {"load_pipeline": round(load_seconds, 4),
+                           **{k: round(v, 4) for k, v in res.timings.items()},
+                           "write": round(time.perf_counter() - tw, 4)}
+                timings["total"] = round(time.perf_counter() - started, 4)
+                resolved = s.model_dump(mode="json")
+                resolved.update(steps=info["steps"], sampler=info["sampler"], schedule=info["schedule"],
+                                shift=info["shift"], guidance=info["guidance"],
+                                embedded_guidance=info["embedded_guidance"], frames=info["frames"],
+                                height=info["height"], width=info["width"], fps=fps, seed=[seed],
+                                negative=negative, out=str(out_dir))
+                sidecar = {
+                    "vgen_version": __version__,
+                    "video": video_path.name,
+                    "preview": preview.name if preview else None,
+                    "index": spec.index,
+                    "prompt": spec.prompt,
+                    "negative": negative,
+                    "seed": seed,
+                    "steps": info["steps"], "sampler": info["sampler"], "schedule": info["schedule"],
+                    "shift": info["shift"], "guidance": info["guidance"],
+                    "embedded_guidance": info["embedded_guidance"], "guidance_interval": info["guidance_interval"],
+                    "size": [info["width"], info["height"]], "height": info["height"], "width": info["width"],
+                    "frames": info["frames"], "fps": fps,
+                    "pipeline": s.pipeline, "config": s.config, "weights": str(s.weights) if s.weights else None,
+                    "weight_sha256": hashes,
+                    "image": str(s.image) if s.image else None, "image_sha256": image_hash,
+                    "device": info["device"], "dtype": info["dtype"], "offload": s.offload,
+                    "attention": s.attention, "vae_tiling": info["vae_tiling"], "model_calls": info["model_calls"],
+                    "timings": timings,
+                    "settings": resolved,
+                }
+                write_text(video_path.with_suffix(".json"), json.dumps(sidecar, indent=2) + "\n")
+                results.append(sidecar)
+                if as_json:
+                    console.out.print(json.dumps({"video": str(video_path), "sidecar": str(video_path.with_suffix(
+                        ".json")), "preview": str(preview) if preview else None, "prompt": spec.prompt,
+                        "seed": seed, "seconds": timings["total"]}), markup=False, highlight=False)
+                else:
+                    console.info(f"wrote {video_path} ({timings['total']:.1f} s, "
+                                 f"{res.timings['s_per_step']:.2f} s/step)")
+    finally:
+        placement.close()
+        if device.type == "cuda":
+            torch.cuda.empty_cache()
+    return results
+
+
+def replay(sidecar_path: str | Path, overrides: dict | None = None) -> tuple[SampleSettings, list[PromptSpec], dict]:
+    """Settings and prompt of a sidecar, with ``overrides`` (flags given on this command line) on top."""
+    path = Path(sidecar_path)
+    if not path.is_file():
+        raise UserError(f"sidecar not found: {path}")
+    try:
+        data = json.loads(path.read_text())
+        stored = dict(data["settings"])
+        prompt = data["prompt"]
+    except (ValueError, KeyError, TypeError):
+        raise UserError(f"{path}: not a vgen sample sidecar") from None
+    stored.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    settings = resolve(SampleSettings, stored, source=str(path))
+    return settings, [PromptSpec(prompt, settings.negative, list(settings.seed), int(data.get("index", 0)))], data

@@ -1,0 +1,49 @@
+"""The ``[sample]`` recipe section (env ``VGEN_SAMPLE_*``). Unset (None) values take the pipeline's defaults."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from vgen.settings import section
+
+
+@section("sample")
+class SampleSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="VGEN_SAMPLE_", extra="forbid")
+
+    # model
+    pipeline: str = "shapes"  # registered pipeline family (`vgen plugins`)
+    weights: Path | None = None  # diffusers-layout folder; unset builds random weights from `config`
+    config: str | None = None  # preset name for random weights (e.g. "tiny"); the pipeline's default when unset
+    device: str = "auto"
+    dtype: str = "auto"  # bf16 | fp16 | fp32 | auto (bf16 on cuda, fp32 on cpu)
+    # solver
+    steps: int | None = None
+    sampler: str | None = None  # flow-euler | flow-heun | flow-dpmpp-2m | plugin
+    schedule: str | None = None  # shifted | linear-quadratic | linear | plugin
+    shift: float | None = None  # for the shifted schedule
+    # guidance
+    guidance: float | None = None  # true classifier-free guidance scale (1 = off)
+    embedded_guidance: float | None = None  # distilled guidance fed to the model (HunyuanVideo: 6.0)
+    negative: str = ""  # negative prompt for true CFG
+    guidance_interval: tuple[float, float] | None = None  # apply true CFG only while lo <= sigma <= hi
+    cfg_batch: bool = True  # cond and uncond in one batch (faster) or two passes (less memory)
+    # video
+    seed: list[int] = [0]  # one video per prompt and seed
+    frames: int | None = None
+    height: int | None = None
+    width: int | None = None
+    fps: float | None = None
+    image: Path | None = None  # image-to-video: the first frame
+    # memory
+    offload: Literal["model", "sequential"] | None = None
+    attention: str | None = None  # attention backend (vgen.nn.attention)
+    vae_tiling: Literal["auto", "on", "off"] = "auto"
+    tile_above: int = 17 * 512 * 512  # auto tiling when frames * height * width exceeds this
+    # outputs
+    out: Path = Path("outputs")
+    preview: bool = False  # also write a PNG strip per video
+    crf: int = 18
