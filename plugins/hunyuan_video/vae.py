@@ -23,6 +23,7 @@ from torch import nn
 from torch.utils.checkpoint import checkpoint
 
 from vgen.errors import UserError, check_frames_4k1
+from vgen.nn.attention import attention, get_attention_backend
 
 # --------------------------------------------------------------------------------------------------------------------
 # 1. Config
@@ -231,10 +232,12 @@ class HunyuanVideoCausalAttention(nn.Module):
         hw = h * w
         tokens = self.group_norm(x).flatten(2).transpose(1, 2)  # (B, L, C), frame-major like the reference
         q, k, v = (proj(tokens).unsqueeze(1) for proj in (self.to_q, self.to_k, self.to_v))  # (B, 1, L, C)
+        # vgen's attention switch; flash-attn stops at head_dim 256 and this head is C (512) wide, so it uses sdpa.
+        backend = "sdpa" if c > 256 and get_attention_backend() == "flash" else None
         out = torch.empty_like(q)
         for f in range(t):
             rows, keys = slice(f * hw, (f + 1) * hw), slice(0, (f + 1) * hw)
-            out[:, :, rows] = F.scaled_dot_product_attention(q[:, :, rows], k[:, :, keys], v[:, :, keys])
+            out[:, :, rows] = attention(q[:, :, rows], k[:, :, keys], v[:, :, keys], backend=backend)
         out = self.to_out[0](out.squeeze(1))
         return _add(out.transpose(1, 2).reshape(b, c, t, h, w), x)
 
@@ -418,8 +421,8 @@ class AutoencoderKLHunyuanVideo(nn.Module):
         config = HunyuanVideoVAEConfig.from_dict(read_config(folder))
         with torch.device("meta"):
             model = cls(config)
-        load_into(model, folder, dtype=dtype)
-        return model.to(device).eval()
+        load_into(model, folder, dtype=dtype, device=device)  # straight onto the device, one tensor at a time
+        return model.eval()
 
     # ---- switches -------------------------------------------------------------------------------------------------
 
