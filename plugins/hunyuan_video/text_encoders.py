@@ -88,6 +88,20 @@ def _load_hf_model(model_cls, config_cls, folder: str | Path, device, dtype, key
     return model.to(device=device).eval().requires_grad_(False)
 
 
+def load_llama(folder: str | Path, device="cpu", dtype=None):
+    """A transformers LlamaModel from a folder (a LlamaModel or LlamaForCausalLM checkpoint)."""
+    from transformers import LlamaConfig, LlamaModel
+
+    return _load_hf_model(LlamaModel, LlamaConfig, folder, device, dtype, _llama_key)
+
+
+def load_clip_text(folder: str | Path, device="cpu", dtype=None):
+    """A transformers CLIPTextModel from a folder (a CLIPTextModel or full CLIPModel checkpoint)."""
+    from transformers import CLIPTextConfig, CLIPTextModel
+
+    return _load_hf_model(CLIPTextModel, CLIPTextConfig, folder, device, dtype, _clip_key)
+
+
 def _llama_key(key: str) -> str | None:
     """Checkpoint key -> LlamaModel key: a LlamaForCausalLM checkpoint has ``model.`` and an unused ``lm_head``."""
     if key.startswith("lm_head."):
@@ -119,11 +133,8 @@ class LlamaPromptEncoder:
 
     @classmethod
     def from_folders(cls, model_dir, tokenizer_dir, device="cpu", dtype=None, tokenizer_class=None, **kwargs):
-        from transformers import LlamaConfig, LlamaModel
-
         tokenizer = load_tokenizer(tokenizer_dir, tokenizer_class)
-        model = _load_hf_model(LlamaModel, LlamaConfig, model_dir, device, dtype, _llama_key)
-        return cls(model, tokenizer, **kwargs)
+        return cls(load_llama(model_dir, device, dtype), tokenizer, **kwargs)
 
     @torch.no_grad()
     def __call__(self, prompts: list[str], device=None, dtype=None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -148,11 +159,8 @@ class CLIPPooledEncoder:
 
     @classmethod
     def from_folders(cls, model_dir, tokenizer_dir, device="cpu", dtype=None, tokenizer_class=None, **kwargs):
-        from transformers import CLIPTextConfig, CLIPTextModel
-
         tokenizer = load_tokenizer(tokenizer_dir, tokenizer_class)
-        model = _load_hf_model(CLIPTextModel, CLIPTextConfig, model_dir, device, dtype, _clip_key)
-        return cls(model, tokenizer, **kwargs)
+        return cls(load_clip_text(model_dir, device, dtype), tokenizer, **kwargs)
 
     @torch.no_grad()
     def __call__(self, prompts: list[str], device=None, dtype=None) -> torch.Tensor:
