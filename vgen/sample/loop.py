@@ -59,8 +59,12 @@ def check_prompts(pipe, prompts: list[str]) -> list[str]:
     for p in prompts:
         if not isinstance(p, str) or not p.strip():
             raise UserError("empty prompt")
-    limit = getattr(pipe, "max_prompt_tokens", None)
+    limit = getattr(pipe, "max_prompt_tokens", None)  # optional pipeline attributes (see vgen/pipeline.py)
     count = getattr(pipe, "count_prompt_tokens", None)
+    tokenizer = getattr(pipe, "tokenizer", None)
+    if limit and count is None and callable(tokenizer):
+        def count(p):
+            return len(tokenizer(p, add_special_tokens=False)["input_ids"])
     truncated = []
     if limit and callable(count):
         for p in prompts:

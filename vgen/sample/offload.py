@@ -3,8 +3,9 @@
 - no offload: everything sits on the compute device.
 - ``model``: whole components visit the compute device only for their stage (text encoders to encode the prompt,
   the transformer to denoise, the VAE to encode the image / decode) and go back to the host afterwards.
-- ``sequential``: every leaf module's own weights visit the compute device only during its forward (slowest,
-  smallest peak: about one layer of weights on the device).
+- ``sequential``: every module's own weights (and its inputs) visit the compute device only during its forward
+  (slowest, smallest peak: about one layer of weights on the device). Weights a module uses outside a forward of
+  its own stay on the host, so a model must call its submodules rather than reach into their weights.
 """
 
 from __future__ import annotations
@@ -17,8 +18,21 @@ STAGE_MODULES = {"denoise": ("transformer",), "vae": ("vae",)}  # "text": every 
 
 
 def pipeline_modules(pipe) -> dict[str, torch.nn.Module]:
-    """The torch modules a pipeline holds as attributes (transformer, vae, text encoders ...)."""
+    """The pipeline's torch modules by name: its ``modules()`` dict when it has one, else its module attributes."""
+    if callable(getattr(pipe, "modules", None)):
+        return dict(pipe.modules())
     return {name: m for name, m in vars(pipe).items() if isinstance(m, torch.nn.Module)}
+
+
+def _to(value, device):
+    """Tensors (also inside lists, tuples and dicts) moved to ``device``."""
+    if isinstance(value, torch.Tensor):
+        return value.to(device)
+    if isinstance(value, (list, tuple)):
+        return type(value)(_to(v, device) for v in value)
+    if isinstance(value, dict):
+        return {k: _to(v, device) for k, v in value.items()}
+    return value
 
 
 def _stage_names(pipe, stage: str) -> list[str]:
@@ -74,7 +88,11 @@ class Placement:
                 if next(module.parameters(recurse=False), None) is None and \
                         next(module.buffers(recurse=False), None) is None:
                     continue
-                self._hooks.append(module.register_forward_pre_hook(lambda m, args: move(m, device)))
+                def pre(m, args, kwargs):
+                    move(m, device)
+                    return _to(args, device), _to(kwargs, device)  # the caller may hold inputs on the host
+
+                self._hooks.append(module.register_forward_pre_hook(pre, with_kwargs=True))
                 self._hooks.append(module.register_forward_hook(lambda m, args, out: move(m, host)))
 
     def close(self) -> None:

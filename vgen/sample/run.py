@@ -4,6 +4,7 @@ seed. ``replay(sidecar)`` turns a sidecar back into settings and a prompt, so ``
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import re
@@ -108,21 +109,18 @@ def _cache_dir() -> Path:
     return Path(resolve(VgenSettings).cache_dir).expanduser()
 
 
-def set_attention(name: str | None) -> None:
+@contextlib.contextmanager
+def attention_backend(name: str | None):
+    """Use attention backend ``name`` (vgen.nn.attention) for the block; the previous one comes back after."""
     if not name:
+        yield
         return
     try:
         from vgen.nn import attention
     except ImportError:
         raise UserError("--attention needs vgen.nn.attention, which this install lacks") from None
-    for fn in ("set_backend", "use_backend", "select_backend"):
-        if hasattr(attention, fn):
-            try:
-                getattr(attention, fn)(name)
-            except (ValueError, KeyError) as exc:
-                raise UserError(f"attention backend {name!r}: {exc}") from None
-            return
-    raise UserError("vgen.nn.attention has no backend switch")
+    with attention.attention_backend(name):
+        yield
 
 
 def load_pipeline(s: SampleSettings):
@@ -154,11 +152,6 @@ def _slug(text: str, n: int = 40) -> str:
 
 def sample_videos(s: SampleSettings, specs: list[PromptSpec], as_json: bool = False, replayed: dict | None = None):
     """Generate and write every (prompt, seed) video; returns the sidecar dicts."""
-    import torch
-
-    from vgen.io.video import write_preview, write_video
-    from vgen.sample.loop import generate
-    from vgen.sample.offload import Placement
     from vgen.sample.schedules import uses_shift
 
     # fail fast on names before any model loads
@@ -169,7 +162,16 @@ def sample_videos(s: SampleSettings, specs: list[PromptSpec], as_json: bool = Fa
         console.warn(f"--shift has no effect on the {s.schedule!r} schedule")
     if s.image is not None and not Path(s.image).is_file():
         raise UserError(f"image file not found: {s.image}")
-    set_attention(s.attention)
+    with attention_backend(s.attention):
+        return _sample_all(s, specs, as_json, replayed)
+
+
+def _sample_all(s: SampleSettings, specs: list[PromptSpec], as_json: bool, replayed: dict | None):
+    import torch
+
+    from vgen.io.video import write_preview, write_video
+    from vgen.sample.loop import generate
+    from vgen.sample.offload import Placement
 
     t0 = time.perf_counter()
     pipe, device, dtype = load_pipeline(s)
