@@ -1,0 +1,1 @@
+"""``vgen train``: flow-matching training of a pipeline's DiT (full or LoRA) and VAE training, from a recipe."""

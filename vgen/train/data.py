@@ -1,0 +1,275 @@
+"""Training data: clips of a manifest (decoded with PyAV) or a latent cache, grouped into (frames, height, width)
+buckets and served as a deterministic, resumable stream of global batches.
+
+Every random choice (order, caption dropout, noise, t) comes from a generator seeded by the recipe seed and the
+sample's place in the stream, never from global RNG state: a resumed run, or a run split over N processes, sees
+exactly the same samples with exactly the same noise.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from vgen import console
+from vgen.errors import UserError
+from vgen.io.manifest import read_manifest
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp"}
+Bucket = tuple[int, int, int]  # (frames, height, width)
+
+
+def generator(*keys) -> torch.Generator:
+    """A CPU generator seeded from ``keys`` (ints and strings), the same on every run and every rank."""
+    digest = hashlib.blake2b(repr(keys).encode(), digest_size=8).digest()
+    return torch.Generator().manual_seed(int.from_bytes(digest, "little") & (2**63 - 1))
+
+
+@dataclass
+class Geometry:
+    """How pixels become latent tokens for one pipeline."""
+
+    temporal: int  # frames -> latent frames: (T - 1) // temporal + 1
+    spatial: int  # pixels -> latent pixels
+    patch: int  # latent pixels per token side
+
+    @classmethod
+    def of(cls, pipe) -> Geometry:
+        return cls(pipe.temporal_compression, pipe.spatial_compression,
+                   max(1, pipe.size_multiple // pipe.spatial_compression))
+
+    def tokens(self, bucket: Bucket) -> int:
+        f, h, w = bucket
+        return ((f - 1) // self.temporal + 1) * (h // self.spatial // self.patch) * (w // self.spatial // self.patch)
+
+
+@dataclass
+class Clip:
+    """One training sample's source."""
+
+    index: int
+    path: Path
+    caption: str
+    frames: int
+    height: int
+    width: int
+
+    @property
+    def is_image(self) -> bool:
+        return self.frames == 1 or self.path.suffix.lower() in IMAGE_SUFFIXES
+
+
+def read_clips(manifest: Path) -> list[Clip]:
+    """The kept clips of a manifest (paths resolved against its folder)."""
+    manifest = Path(manifest)
+    path = manifest / "manifest.jsonl" if manifest.is_dir() else manifest
+    records = read_manifest(path, status="kept")
+    if not records:
+        raise UserError(f"{path}: no kept clips to train on")
+    return [Clip(i, r.resolve(path), r.caption or "", r.frames, r.height, r.width) for i, r in enumerate(records)]
+
+
+def assign_bucket(clip: Clip, buckets: list[Bucket]) -> int | None:
+    """The bucket a clip trains in: the longest that it fills (images: 1 frame), then the nearest aspect ratio."""
+    frames = 1 if clip.is_image else clip.frames
+    fitting = [i for i, b in enumerate(buckets) if b[0] <= frames]
+    if not clip.is_image:  # a video prefers video buckets; an image bucket takes its first frame otherwise
+        video = [i for i in fitting if buckets[i][0] > 1]
+        fitting = video or fitting
+    if not fitting:
+        return None
+    longest = max(buckets[i][0] for i in fitting)
+    aspect = math.log(clip.height / clip.width)
+    return min((i for i in fitting if buckets[i][0] == longest),
+               key=lambda i: abs(math.log(buckets[i][1] / buckets[i][2]) - aspect))
+
+
+def batch_size(bucket: Bucket, geometry: Geometry, tokens_per_batch: int, max_batch: int, world: int) -> int:
+    """The global batch of a bucket under the token budget, a multiple of the number of processes."""
+    size = max(1, min(max_batch, tokens_per_batch // max(1, geometry.tokens(bucket))))
+    return max(world, size // world * world)
+
+
+@dataclass
+class BatchStream:
+    """An endless, seeded sequence of global batches (bucket, sample ids); ``at(position)`` is O(1) to resume."""
+
+    groups: dict[int, list[int]]  # bucket index -> sample ids
+    sizes: dict[int, int]  # bucket index -> global batch size
+    seed: int
+    stage: int
+    _epochs: dict[int, list[tuple[int, list[int]]]] = field(default_factory=dict)
+
+    def __post_init__(self):
+        self.groups = {b: ids for b, ids in self.groups.items() if ids}
+        if not self.groups:
+            raise UserError("no clip fits any bucket of this stage: add buckets with fewer frames or other sizes")
+
+    def _epoch(self, epoch: int) -> list[tuple[int, list[int]]]:
+        if epoch not in self._epochs:
+            gen = generator("epoch", self.seed, self.stage, epoch)
+            batches = []
+            for b in sorted(self.groups):
+                ids, size = self.groups[b], self.sizes[b]
+                perm = [ids[i] for i in torch.randperm(len(ids), generator=gen).tolist()]
+                n = max(1, len(perm) // size)
+                perm = (perm * -(-n * size // len(perm)))[: n * size]  # a small bucket repeats to fill one batch
+                batches += [(b, perm[i * size:(i + 1) * size]) for i in range(n)]
+            order = torch.randperm(len(batches), generator=gen).tolist()
+            self._epochs = {epoch: [batches[i] for i in order]}  # keep one epoch in memory
+        return self._epochs[epoch]
+
+    def __len__(self) -> int:
+        return len(self._epoch(0))
+
+    def at(self, position: int) -> tuple[int, list[int]]:
+        epoch, i = divmod(position, len(self))
+        return self._epoch(epoch)[i]
+
+
+def load_pixels(clip: Clip, bucket: Bucket) -> torch.Tensor:
+    """Decode a clip into (3, F, H, W) in [-1, 1] at the bucket's size: the first F frames, resized to cover and
+    centre-cropped. A missing or corrupt file raises UserError."""
+    from vgen.io.video import read_video
+
+    f, h, w = bucket
+    video = read_video(clip.path, audio=False, max_frames=f)
+    frames = torch.from_numpy(video.frames)  # (T, H, W, 3) uint8
+    if len(frames) < f:  # shorter than the manifest says: hold the last frame
+        frames = torch.cat([frames, frames[-1:].expand(f - len(frames), -1, -1, -1)])
+    x = frames.permute(0, 3, 1, 2).float() / 127.5 - 1.0  # (F, 3, H, W)
+    scale = max(h / x.shape[2], w / x.shape[3])
+    size = (max(h, round(x.shape[2] * scale)), max(w, round(x.shape[3] * scale)))
+    if size != tuple(x.shape[2:]):
+        x = torch.nn.functional.interpolate(x, size=size, mode="bilinear", antialias=True, align_corners=False)
+    top, left = (size[0] - h) // 2, (size[1] - w) // 2
+    x = x[:, :, top:top + h, left:left + w].clamp(-1, 1)
+    return x.permute(1, 0, 2, 3).contiguous()
+
+
+class BadClips:
+    """Clips that could not be read: skipped, one log line each, counted."""
+
+    def __init__(self, rank: int = 0):
+        self.ids: set[int] = set()
+        self.rank = rank
+
+    def add(self, clip_id: int, reason: str) -> None:
+        if clip_id not in self.ids:
+            self.ids.add(clip_id)
+            console.warn(f"[rank {self.rank}] skipping clip {clip_id}: {reason}")
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+# ----------------------------------------------------------------------------------------------- latent cache
+
+CACHE_INDEX = "index.jsonl"
+CACHE_META = "meta.json"
+NULL_TEXT = "null_text.safetensors"
+
+
+def _text_to_tensors(prefix: str, text: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    return {f"{prefix}.text.{k}": v.detach().cpu().contiguous() for k, v in text.items()}
+
+
+def write_cache(pipe, clips: list[Clip], stages, out: Path, shard_size: int, meta: dict, device=None,
+                dtype=None) -> dict:
+    """Encode every (clip, bucket) the stages use into safetensors shards: latents (the posterior mean) and
+    text embeddings (whatever ``pipe.encode_prompt`` returns), plus the "" embedding for caption dropout."""
+    from safetensors.torch import save_file
+
+    from vgen.io.atomic import atomic_dir
+
+    bad = BadClips()
+    wanted: dict[tuple[int, Bucket], Clip] = {}
+    for stage in stages:
+        buckets = [tuple(b) for b in stage.buckets]
+        for clip in clips:
+            b = assign_bucket(clip, buckets)
+            if b is not None:
+                wanted[(clip.index, buckets[b])] = clip
+    index, shard, n_shards = [], {}, 0
+    with atomic_dir(out) as tmp:
+        def flush():
+            nonlocal shard, n_shards
+            if shard:
+                save_file(shard, str(tmp / f"shard-{n_shards:05d}.safetensors"), metadata={"format": "pt"})
+                n_shards += 1
+                shard = {}
+
+        with console.err.status("caching latents") if not console.state.quiet else _nullcontext():
+            for (clip_id, bucket), clip in wanted.items():
+                try:
+                    pixels = load_pixels(clip, bucket)
+                except UserError as exc:
+                    bad.add(clip_id, str(exc))
+                    continue
+                with torch.no_grad():
+                    latents = pipe.encode_video(pixels[None].to(device=device, dtype=dtype))[0]
+                    text = pipe.encode_prompt([clip.caption], device=device, dtype=dtype)
+                key = f"s{len(index)}"
+                shard[f"{key}.latents"] = latents.detach().cpu().contiguous()
+                shard.update(_text_to_tensors(key, text))
+                index.append({"shard": f"shard-{n_shards:05d}.safetensors", "key": key, "clip": clip_id,
+                              "bucket": list(bucket), "caption": clip.caption, "path": str(clip.path),
+                              "frames": clip.frames, "height": clip.height, "width": clip.width})
+                if len(shard) and len({k.split(".")[0] for k in shard}) >= shard_size:
+                    flush()
+            flush()
+        with torch.no_grad():
+            null = pipe.encode_prompt([""], device=device, dtype=dtype)
+        save_file(_text_to_tensors("null", null), str(tmp / NULL_TEXT), metadata={"format": "pt"})
+        (tmp / CACHE_INDEX).write_text("".join(json.dumps(e) + "\n" for e in index))
+        (tmp / CACHE_META).write_text(json.dumps({**meta, "samples": len(index), "skipped": len(bad)}, indent=2))
+    return {"samples": len(index), "shards": n_shards, "skipped": len(bad)}
+
+
+class _nullcontext:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+class LatentCache:
+    """Reads a cache folder: entries by (clip, bucket), tensors loaded lazily one shard file at a time."""
+
+    def __init__(self, folder: Path):
+        self.folder = Path(folder)
+        if not (self.folder / CACHE_INDEX).is_file():
+            raise UserError(f"not a latent cache (no {CACHE_INDEX}): {self.folder}; write one with `vgen train cache`")
+        self.meta = json.loads((self.folder / CACHE_META).read_text())
+        self.entries = [json.loads(line) for line in (self.folder / CACHE_INDEX).read_text().splitlines() if line]
+        self.by_clip_bucket = {(e["clip"], tuple(e["bucket"])): e for e in self.entries}
+        self.clips = {}
+        for e in self.entries:
+            self.clips[e["clip"]] = Clip(e["clip"], Path(e["path"]), e["caption"], e["frames"], e["height"],
+                                         e["width"])
+        self._open: dict[str, object] = {}
+
+    def _file(self, name: str):
+        from safetensors import safe_open
+
+        if name not in self._open:
+            path = self.folder / name
+            if not path.is_file():
+                raise UserError(f"missing cache shard: {path}")
+            self._open[name] = safe_open(str(path), framework="pt", device="cpu")
+        return self._open[name]
+
+    def latents(self, entry: dict) -> torch.Tensor:
+        return self._file(entry["shard"]).get_tensor(f"{entry['key']}.latents")
+
+    def text(self, entry: dict | None) -> dict[str, torch.Tensor]:
+        """The text embeddings of an entry, or of the empty caption for ``None``."""
+        f = self._file(NULL_TEXT) if entry is None else self._file(entry["shard"])
+        prefix = "null.text." if entry is None else f"{entry['key']}.text."
+        return {k[len(prefix):]: f.get_tensor(k) for k in f.keys() if k.startswith(prefix)}

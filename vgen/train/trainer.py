@@ -1,0 +1,510 @@
+"""The training loop, model-agnostic: it only talks to a pipeline's ``transformer``/``vae`` modules and its
+``encode_video`` / ``encode_prompt`` / ``denoise`` methods.
+
+One optimizer step = ``grad_accum`` global micro-batches. A global micro-batch is one bucket's batch (size set by the
+token budget) split evenly over the processes; every per-sample random draw is keyed by the sample's place in the
+stream, so 1 process and N processes compute the same losses, and a resumed run continues bit for bit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import time
+from pathlib import Path
+
+import torch
+
+from vgen import console, registry
+from vgen.errors import UserError
+from vgen.pipeline import cat_text
+from vgen.train import checkpoints, distributed, objectives
+from vgen.train.data import (
+    BadClips,
+    BatchStream,
+    Geometry,
+    LatentCache,
+    assign_bucket,
+    batch_size,
+    generator,
+    load_pixels,
+    read_clips,
+)
+from vgen.train.logs import Logger, plot_loss
+from vgen.train.settings import TrainSettings
+
+
+class Denoiser(torch.nn.Module):
+    """The trainable DiT as one module whose forward is ``pipe.denoise`` (what DDP/FSDP wrap)."""
+
+    def __init__(self, pipe):
+        super().__init__()
+        self.transformer = pipe.transformer
+        object.__setattr__(self, "pipe", pipe)  # not a submodule: its other parts are frozen and not wrapped
+
+    def forward(self, latents, timestep, text, guidance=None):
+        return self.pipe.denoise(latents, timestep, text, guidance)
+
+
+class Autoencoder(torch.nn.Module):
+    """The trainable VAE as one module: encode, sample, decode."""
+
+    def __init__(self, vae):
+        super().__init__()
+        self.vae = vae
+
+    def forward(self, x, gens):
+        return objectives.encode_decode(self.vae, x, gens)
+
+
+def build_pipeline(s: TrainSettings, device, dtype=torch.float32):
+    """The pipeline to train, with the recipe's seed fixing its random initial weights."""
+    backend = registry.get("pipeline", s.pipeline)
+    torch.manual_seed(s.seed)
+    if s.weights is not None:
+        return backend.factory(weights=s.weights, config=None, device=device, dtype=dtype)
+    return backend.factory(weights=None, config=s.config, device=device, dtype=dtype)
+
+
+def lr_at(s: TrainSettings, step: int) -> float:
+    """Linear warmup, then cosine to lr * min_lr_ratio, per stage (``step`` counts from 0 over all stages)."""
+    start = 0
+    for stage in s.stages:
+        if step < start + stage.steps:
+            peak = stage.lr if stage.lr is not None else s.lr
+            warm = stage.warmup_steps if stage.warmup_steps is not None else s.warmup_steps
+            i = step - start
+            if i < warm:
+                return peak * (i + 1) / (warm + 1)
+            progress = (i - warm) / max(1, stage.steps - warm)
+            return peak * (s.min_lr_ratio + (1 - s.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress)))
+        start += stage.steps
+    return s.lr * s.min_lr_ratio
+
+
+def stage_of(s: TrainSettings, step: int) -> int:
+    start = 0
+    for i, stage in enumerate(s.stages):
+        start += stage.steps
+        if step < start:
+            return i
+    return len(s.stages) - 1
+
+
+class Trainer:
+    def __init__(self, s: TrainSettings, recipe: dict | None = None):
+        self.s = s
+        self.recipe = recipe or s.model_dump(mode="json")
+        self.d = distributed.init(s.distributed)
+        device = torch.device("cpu")
+        if torch.cuda.is_available():
+            device = torch.device("cuda", self.d.local_rank)
+            torch.cuda.set_device(device)
+        self.device = device
+        self.autocast = (torch.autocast("cuda", dtype=torch.bfloat16)
+                         if device.type == "cuda" and s.mixed_precision == "bf16" else contextlib.nullcontext())
+        self.pipe = build_pipeline(s, device)
+        self.geometry = Geometry.of(self.pipe)
+        self._setup_data()
+        self._setup_model()
+        self.bad = BadClips(self.d.rank)
+        self.step = 0
+        self.positions = [0] * len(s.stages)
+        self._streams: dict[int, BatchStream] = {}
+
+    # ------------------------------------------------------------------------------------------------- setup
+
+    def _setup_data(self) -> None:
+        s = self.s
+        self.cache = LatentCache(s.cache) if s.cache else None
+        if self.cache is not None and s.target == "vae":
+            raise UserError("a VAE trains on pixels: set train.data (a manifest), not train.cache")
+        if self.cache is not None:
+            clips = [self.cache.clips[k] for k in sorted(self.cache.clips)]
+        elif s.data is not None:
+            clips = read_clips(s.data)
+        else:
+            raise UserError("no training data: set train.data (a manifest) or train.cache (`vgen train cache`)")
+        order = torch.randperm(len(clips), generator=generator("holdout", s.seed)).tolist()
+        held = set(order[: s.holdout]) if s.holdout < len(clips) else set()
+        if s.holdout and not held:
+            raise UserError(f"holdout = {s.holdout} leaves no clip to train on ({len(clips)} clips)")
+        self.clips = {c.index: c for i, c in enumerate(clips) if i not in held}
+        self.heldout = [c for i, c in enumerate(clips) if i in held]
+
+    def _setup_model(self) -> None:
+        s, pipe = self.s, self.pipe
+        for value in vars(pipe).values():  # everything frozen but what we train
+            if isinstance(value, torch.nn.Module):
+                value.requires_grad_(False)
+        self.disc = None
+        if s.target == "dit":
+            pipe.transformer.requires_grad_(True)
+            if s.lora_rank:
+                from vgen.train.lora import add_lora
+
+                add_lora(pipe.transformer, s.lora_rank, s.lora_alpha, s.lora_targets)
+            self.net = Denoiser(pipe)
+            inner = pipe.transformer
+        else:
+            pipe.vae.requires_grad_(True)
+            self.net = Autoencoder(pipe.vae)
+            inner = pipe.vae
+            if s.adv_weight > 0:
+                self.disc = objectives.PatchDiscriminator3D().to(self.device)
+                self.disc_opt = torch.optim.AdamW(self.disc.parameters(), lr=s.disc_lr or s.lr, betas=(0.5, 0.9))
+        if s.activation_checkpointing:
+            distributed.checkpoint_activations(inner)
+        self.net.to(self.device)
+        self.wrapped = distributed.wrap(self.net, self.d, self.device, s.mixed_precision == "bf16")
+        self.params = {n: p for n, p in self.net.named_parameters() if p.requires_grad}
+        if not self.params:
+            raise UserError("nothing to train: the model has no trainable parameters")
+        self.opt = torch.optim.AdamW(list(self.params.values()), lr=s.lr, betas=tuple(s.betas), eps=s.eps,
+                                     weight_decay=s.weight_decay)
+        self.ema = ({n: p.detach().clone().float() for n, p in self.params.items()} if s.ema_decay > 0 else None)
+
+    def stream(self, i: int) -> BatchStream:
+        if i not in self._streams:
+            stage = self.s.stages[i]
+            buckets = [tuple(b) for b in stage.buckets]
+            groups: dict[int, list[int]] = {b: [] for b in range(len(buckets))}
+            for clip in self.clips.values():
+                b = assign_bucket(clip, buckets)
+                if b is not None and (self.cache is None or (clip.index, buckets[b]) in self.cache.by_clip_bucket):
+                    groups[b].append(clip.index)
+            sizes = {b: batch_size(buckets[b], self.geometry, stage.tokens_per_batch, stage.max_batch, self.d.world)
+                     for b in groups}
+            self._streams[i] = BatchStream(groups, sizes, self.s.seed, i)
+        return self._streams[i]
+
+    # ----------------------------------------------------------------------------------------------- batches
+
+    def _load(self, clip_id: int, bucket):
+        if self.cache is not None:
+            entry = self.cache.by_clip_bucket[(clip_id, tuple(bucket))]
+            return entry, self.cache.latents(entry)
+        return None, load_pixels(self.clips[clip_id], bucket)
+
+    def _load_or_replace(self, clip_id: int, group: list[int], bucket):
+        """A sample, or (when its clip is unreadable) the next readable clip of the same bucket."""
+        start = group.index(clip_id)
+        for k in range(len(group)):
+            cid = group[(start + k) % len(group)]
+            if cid in self.bad.ids:
+                continue
+            try:
+                return cid, self._load(cid, bucket)
+            except UserError as exc:
+                self.bad.add(cid, str(exc))
+        raise UserError(f"every clip of bucket {bucket[0]}x{bucket[1]}x{bucket[2]} is unreadable")
+
+    def next_batch(self, stage_i: int) -> dict:
+        """This rank's share of the next global micro-batch of a stage."""
+        stream = self.stream(stage_i)
+        pos = self.positions[stage_i]
+        self.positions[stage_i] += 1
+        b, ids = stream.at(pos)
+        bucket = tuple(self.s.stages[stage_i].buckets[b])
+        per = len(ids) // self.d.world
+        js = range(self.d.rank * per, (self.d.rank + 1) * per)
+        group = stream.groups[b]
+        loaded = [self._load_or_replace(ids[j], group, bucket) for j in js]
+        keys = [(stage_i, pos, j) for j in js]
+        captions = []
+        for (cid, _), key in zip(loaded, keys, strict=True):
+            drop = torch.rand((), generator=generator("caption", self.s.seed, *key)).item() < self.s.caption_dropout
+            captions.append(None if drop else cid)
+        batch = {"bucket": bucket, "global_batch": len(ids), "keys": keys, "captions": captions}
+        x = torch.stack([data for _, (_, data) in loaded]).to(self.device)
+        if self.s.target == "vae":
+            batch["pixels"] = x
+            return batch
+        with torch.no_grad():
+            if self.cache is not None:
+                batch["latents"] = x
+                texts = [self.cache.text(entry if cap is not None else None)
+                         for (_, (entry, _)), cap in zip(loaded, captions, strict=True)]
+                batch["text"] = {k: v.to(self.device) for k, v in cat_text(texts).items()}
+            else:
+                batch["latents"] = self.pipe.encode_video(x)
+                prompts = [self.clips[c].caption if c is not None else "" for c in captions]
+                batch["text"] = self.pipe.encode_prompt(prompts, device=self.device)
+        return batch
+
+    # ---------------------------------------------------------------------------------------------- one step
+
+    def _micro(self, batch: dict, step: int) -> torch.Tensor:
+        """Forward + backward of one micro-batch; returns the per-sample losses (detached)."""
+        s = self.s
+        gens = [generator("noise", s.seed, *key) for key in batch["keys"]]
+        if s.target == "dit":
+            x_t, timestep, target = objectives.flow_matching_inputs(batch["latents"], gens, s.logit_mean,
+                                                                    s.logit_std, s.shift)
+            guidance = None
+            if s.guidance is not None:
+                guidance = torch.full((x_t.shape[0],), float(s.guidance), device=self.device)
+            with self.autocast:
+                pred = self.wrapped(x_t, timestep, batch["text"], guidance)
+            per = objectives.per_sample_mse(pred, target)
+            self._last_parts = {}
+        else:
+            x = batch["pixels"]
+            with self.autocast:
+                mean, logvar, z, recon = self.wrapped(x, gens)
+            rec = (recon.float() - x.float()).abs().flatten(1).mean(1)
+            kl = objectives.kl_per_sample(mean, logvar)
+            per = rec + s.kl_weight * kl
+            parts = {"l1": rec.mean().item(), "kl": kl.mean().item()}
+            if s.outlier_weight > 0:
+                op = objectives.outlier_penalty(mean, s.outlier_r)
+                per = per + s.outlier_weight * op
+                parts["outlier"] = op.mean().item()
+            self._adv_on = self.disc is not None and step >= s.adv_start
+            if self._adv_on:
+                with self.autocast:
+                    g_adv = objectives.generator_adv_loss(self.disc(recon))
+                per = per + s.adv_weight * g_adv
+                parts["g_adv"] = g_adv.mean().item()
+                self._last_recon = (x.detach(), recon.detach())
+            self._last_parts = parts
+        (per.mean() / s.grad_accum).backward()
+        return per.detach()
+
+    def _disc_step(self) -> float:
+        """One discriminator update on the last micro-batch (hinge loss); replicated, grads all-reduced by hand."""
+        real, fake = self._last_recon
+        self.disc_opt.zero_grad(set_to_none=True)
+        with self.autocast:
+            loss = objectives.hinge_d_loss(self.disc(real), self.disc(fake)).mean()
+        loss.backward()
+        if self.d.active:
+            for p in self.disc.parameters():
+                if p.grad is not None:
+                    torch.distributed.all_reduce(p.grad)
+                    p.grad /= self.d.world
+        for g in self.disc_opt.param_groups:
+            g["lr"] = self.s.disc_lr or self.s.lr
+        self.disc_opt.step()
+        return float(self.d.sum(loss.detach().cpu()) / self.d.world)
+
+    def train_step(self) -> dict:
+        s = self.s
+        stage_i = stage_of(s, self.step)
+        self.opt.zero_grad(set_to_none=True)
+        loss_sum, samples, tokens = 0.0, 0, 0
+        for m in range(s.grad_accum):
+            batch = self.next_batch(stage_i)
+            sync = (self.wrapped.no_sync() if self.d.mode == "ddp" and m < s.grad_accum - 1
+                    else contextlib.nullcontext())
+            try:
+                with sync:
+                    per = self._micro(batch, self.step)
+            except torch.OutOfMemoryError:
+                f, h, w = batch["bucket"]
+                raise UserError(f"out of memory on bucket {f}x{h}x{w} (global batch {batch['global_batch']}): "
+                                f"use smaller buckets or tokens_per_batch, or set activation_checkpointing = true"
+                                ) from None
+            loss_sum += float(self.d.sum(per.sum().cpu())) / batch["global_batch"]
+            samples += batch["global_batch"]
+            tokens += batch["global_batch"] * self.geometry.tokens(batch["bucket"])
+        grad_norm = 0.0
+        if s.grad_clip > 0:
+            norm = torch.nn.utils.clip_grad_norm_(list(self.params.values()), s.grad_clip)
+            grad_norm = float(norm.full_tensor() if hasattr(norm, "full_tensor") else norm)
+        lr = lr_at(s, self.step)
+        for g in self.opt.param_groups:
+            g["lr"] = lr
+        self.opt.step()
+        record = {"step": self.step + 1, "stage": s.stages[stage_i].name, "loss": loss_sum / s.grad_accum,
+                  "lr": lr, "grad_norm": grad_norm, "samples": samples, "tokens": tokens,
+                  "bucket": "x".join(map(str, batch["bucket"]))}
+        record.update(self._last_parts)
+        if self.disc is not None and getattr(self, "_adv_on", False):
+            record["d_loss"] = self._disc_step()
+        if self.ema is not None:
+            with torch.no_grad():
+                for n, p in self.params.items():
+                    self.ema[n].lerp_(p.detach().float(), 1 - s.ema_decay)
+        self.step += 1
+        return record
+
+    # ------------------------------------------------------------------------------------------- checkpoints
+
+    def _states(self) -> dict:
+        from torch.distributed.checkpoint.state_dict import StateDictOptions, get_state_dict
+
+        opts = StateDictOptions(ignore_frozen_params=True)
+        model_sd, optim_sd = get_state_dict(self.wrapped, self.opt, options=opts)
+        states = {"model": model_sd, "optim": optim_sd}
+        if self.ema is not None:
+            states["ema"] = self.ema
+        if self.disc is not None:
+            states["disc"] = self.disc.state_dict()
+            states["disc_optim"] = self.disc_opt.state_dict()
+        return states
+
+    def save_checkpoint(self) -> Path:
+        info = {"positions": self.positions, "bad_clips": self.d.all_ints(sorted(self.bad.ids)),
+                "rng": checkpoints.rng_state(), "lr": lr_at(self.s, max(0, self.step - 1)),
+                "lr_schedule": {"lr": self.s.lr, "warmup_steps": self.s.warmup_steps,
+                                "min_lr_ratio": self.s.min_lr_ratio, "total_steps": self.s.total_steps},
+                "recipe": self.recipe}
+        return checkpoints.save(self.s.out, self.step, self.d, self._states(), info, self.s.keep_last)
+
+    def _prefill_optimizer(self, opt) -> None:
+        """AdamW creates its state lazily; a resume needs it to exist so that it can be loaded into."""
+        for group in opt.param_groups:
+            for p in group["params"]:
+                if not opt.state[p]:
+                    opt.state[p] = {"step": torch.tensor(0.0), "exp_avg": torch.zeros_like(p),
+                                    "exp_avg_sq": torch.zeros_like(p)}
+
+    def resume(self, path: Path) -> None:
+        from torch.distributed.checkpoint.state_dict import StateDictOptions, set_state_dict
+
+        self._prefill_optimizer(self.opt)
+        if self.disc is not None:
+            self._prefill_optimizer(self.disc_opt)
+        states, info = checkpoints.load(path, self.d, self._states())
+        set_state_dict(self.wrapped, self.opt, model_state_dict=states["model"], optim_state_dict=states["optim"],
+                       options=StateDictOptions(ignore_frozen_params=True, strict=False))
+        if self.ema is not None:
+            with torch.no_grad():
+                for n, t in self.ema.items():
+                    t.copy_(states["ema"][n])
+        if self.disc is not None:
+            self.disc.load_state_dict(states["disc"])
+            self.disc_opt.load_state_dict(states["disc_optim"])
+        self.step = int(info["step"])
+        self.positions = list(info["positions"]) + [0] * (len(self.s.stages) - len(info["positions"]))
+        self.bad.ids.update(info.get("bad_clips", []))
+        checkpoints.set_rng_state(info["rng"])
+        if self.d.main:
+            console.info(f"resumed from {path} at step {self.step}")
+
+    # ------------------------------------------------------------------------------------------------- evaluation
+
+    def evaluate(self) -> dict:
+        """PSNR of VAE reconstructions of the held-out clips (each at its bucket of the current stage)."""
+        if self.s.target != "vae" or not self.heldout:
+            return {}
+        buckets = [tuple(b) for b in self.s.stages[stage_of(self.s, max(0, self.step - 1))].buckets]
+        values = []
+        self.net.eval()
+        with torch.no_grad(), self.autocast:
+            for clip in self.heldout:
+                b = assign_bucket(clip, buckets)
+                if b is None:
+                    continue
+                try:
+                    x = load_pixels(clip, buckets[b])[None].to(self.device)
+                except UserError as exc:
+                    self.bad.add(clip.index, str(exc))
+                    continue
+                _, _, _, recon = self.net(x, [generator("eval", self.s.seed, clip.index)])
+                values.append(float(objectives.psnr(recon.clamp(-1, 1), x)[0]))
+        self.net.train()
+        return {"psnr": sum(values) / len(values)} if values else {}
+
+    # ------------------------------------------------------------------------------------------------------ final
+
+    def _full_state(self) -> dict[str, torch.Tensor]:
+        from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
+
+        return get_model_state_dict(self.wrapped, options=StateDictOptions(full_state_dict=True, cpu_offload=True))
+
+    def finish(self) -> dict:
+        s, out = self.s, Path(self.s.out)
+        result: dict = {"steps": self.step}
+        full = self._full_state() if (s.save_final or s.lora_rank) else None
+        ema_full = None
+        if self.ema is not None and s.save_final:
+            ema_full = {n: (t.full_tensor() if hasattr(t, "full_tensor") else t).cpu() for n, t in self.ema.items()}
+        if not self.d.main:
+            return result
+        if s.lora_rank and s.target == "dit":
+            from vgen.train.lora import lora_from_state_dict, save_lora
+
+            scaling = (s.lora_alpha or s.lora_rank) / s.lora_rank
+            result["lora"] = str(save_lora(out / "lora.safetensors", lora_from_state_dict(full, scaling),
+                                           {"vgen_pipeline": s.pipeline, "rank": s.lora_rank}))
+        elif s.save_final:
+            pipe = self.pipe
+            if self.d.mode == "fsdp":  # the live modules hold shards: fill a fresh CPU copy with the full weights
+                pipe = build_pipeline(s, torch.device("cpu"))
+                Denoiser(pipe).load_state_dict(full, strict=False) if s.target == "dit" else \
+                    Autoencoder(pipe.vae).load_state_dict(full, strict=False)
+            result["final"] = str(pipe.save(out / "final"))
+            if ema_full is not None:
+                holder = Denoiser(pipe) if s.target == "dit" else Autoencoder(pipe.vae)
+                holder.load_state_dict(ema_full, strict=False)
+                result["final_ema"] = str(pipe.save(out / "final-ema"))
+        return result
+
+    # -------------------------------------------------------------------------------------------------- loop
+
+    def run(self, resume: str | None = None) -> dict:
+        s = self.s
+        out = Path(s.out)
+        path = checkpoints.find_resume(resume, out)
+        if path is not None:
+            self.resume(path)
+        if self.d.main:
+            out.mkdir(parents=True, exist_ok=True)
+            from vgen.io.atomic import write_text
+
+            write_text(out / "recipe.json", json.dumps(self.recipe, indent=2, default=str))
+        logger = Logger(out, self.d.main, s.total_steps, self.step, s.tensorboard)
+        first_loss = last_loss = None
+        try:
+            t0, since = time.perf_counter(), 0
+            acc = {"samples": 0, "tokens": 0}
+            while self.step < s.total_steps:
+                record = self.train_step()
+                last_loss = record["loss"]
+                first_loss = first_loss if first_loss is not None else last_loss
+                acc["samples"] += record["samples"]
+                acc["tokens"] += record["tokens"]
+                since += 1
+                if s.eval_every and self.step % s.eval_every == 0:
+                    record.update(self.evaluate())
+                if since >= s.log_every or self.step == s.total_steps:
+                    dt = max(1e-9, time.perf_counter() - t0)
+                    record["samples_per_s"] = acc["samples"] / dt
+                    record["tokens_per_s"] = acc["tokens"] / dt
+                    if self.device.type == "cuda":
+                        record["gpu_mem_gb"] = torch.cuda.max_memory_allocated(self.device) / 1e9
+                    logger.log(record)
+                    t0, since, acc = time.perf_counter(), 0, {"samples": 0, "tokens": 0}
+                if s.checkpoint_every and self.step % s.checkpoint_every == 0 and self.step < s.total_steps:
+                    self.save_checkpoint()
+            final_eval = self.evaluate()
+            if final_eval:
+                logger.log({"step": self.step, **final_eval})
+            self.save_checkpoint()
+        finally:
+            logger.close()
+        result = self.finish()
+        bad = self.d.all_ints(sorted(self.bad.ids))
+        result.update({"first_loss": first_loss, "last_loss": last_loss, "skipped_clips": len(bad), **final_eval})
+        if self.d.main:
+            png = plot_loss(out / "metrics.jsonl", out / "loss.png")
+            if png:
+                result["loss_png"] = str(png)
+            if bad:
+                console.warn(f"{len(bad)} unreadable clip(s) skipped in total")
+        self.d.barrier()
+        return result
+
+    def close(self) -> None:
+        distributed.shutdown(self.d)
+
+
+def run(s: TrainSettings, resume: str | None = None, recipe: dict | None = None) -> dict:
+    trainer = Trainer(s, recipe)
+    try:
+        return trainer.run(resume)
+    finally:
+        trainer.close()
