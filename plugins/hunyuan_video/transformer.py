@@ -15,7 +15,7 @@ Data flow of ``forward`` (B batch, Li video tokens, Lt text tokens, width = head
 Speed notes: one attention call over the joint sequence per block; the joint sequence stays one tensor through the
 single-stream blocks; text padding that no sample uses is dropped before the blocks and, when nothing is left to
 mask, attention runs without a mask (so torch can pick its flash kernel); RoPE is one complex multiply with identity
-rotations for text; adaLN modulation and gated residuals are single fused ops.
+rotations for text (complex multiply: one kernel); adaLN modulation and gated residuals are single fused ops.
 """
 
 from __future__ import annotations
@@ -390,7 +390,7 @@ class HunyuanVideoTransformer3DModel(nn.Module):
         n_video, n_text = x.shape[1], c.shape[1]
 
         # 3. RoPE for the joint sequence (text gets identity rotations) and the key mask for it
-        rope = pad_rope(rope_3d(grid, cfg.rope_axes_dim, cfg.rope_theta, x.device), n_text)[:, None]  # (L, 1, D/2)
+        rope = pad_rope(rope_3d(grid, cfg.rope_axes_dim, cfg.rope_theta, x.device), n_text)[:, None]  # (L, 1, D/2, 2)
         mask = None
         if text_mask is not None:
             mask = torch.cat([text_mask.new_ones(batch, n_video), text_mask], dim=1)  # (B, Li + Lt)
