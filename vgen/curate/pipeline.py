@@ -1,0 +1,148 @@
+"""One source video through every stage: the unit of work both engines run (a process-pool job or a Ray task).
+
+``process_source`` never raises for a bad input: an unreadable file, a rejected source or a stage crash becomes a
+record with a reason, so one input can never stop a run. It returns plain dicts (ClipRecord dumps) for pickling.
+"""
+
+from __future__ import annotations
+
+import re
+import traceback
+from pathlib import Path
+
+import numpy as np
+
+from vgen.curate.clipio import analysis_size, can_stream_copy, iter_frames, reencode, stream_copy, write_thumb
+from vgen.curate.stages import ClipContext, Rejected, SourceContext, Span, Stages, build_stages
+from vgen.io.manifest import ClipRecord
+
+_stage_cache: dict[str, Stages] = {}
+
+
+def clip_base(rel: str) -> str:
+    """A flat, safe file name stem for the outputs of input ``rel`` (``a/b c.mp4`` -> ``a__b_c``)."""
+    stem = rel.rsplit(".", 1)[0] if "." in Path(rel).name else rel
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", stem.replace("/", "__")) or "video"
+
+
+def process_source(path: str, rel: str, out_dir: str, settings: dict) -> list[dict]:
+    """Curate one input; returns its records (as dicts) in clip order."""
+    from vgen.curate.settings import CurateSettings
+
+    key = repr(sorted(settings.items()))
+    if key not in _stage_cache:  # workers build the stages once per settings
+        _stage_cache.clear()
+        _stage_cache[key] = build_stages(CurateSettings(**settings))
+    stages = _stage_cache[key]
+    s = CurateSettings(**settings)
+    src = SourceContext(Path(path), rel, s, Path(out_dir))
+    try:
+        records = _run(src, stages)
+    except Rejected as exc:
+        records = [_source_record(src, exc.status, exc.reason, exc.detail)]
+    except Exception as exc:  # a bug or an unexpected decoder failure: record it, never stop the run
+        detail = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
+        records = [_source_record(src, "error", "internal_error", detail, tb=traceback.format_exc(limit=3))]
+    return [r.model_dump(mode="json") for r in records]
+
+
+def _source_record(src: SourceContext, status: str, reason: str, detail: str, tb: str | None = None) -> ClipRecord:
+    info = src.info
+    labels = {"input": src.rel, "detail": detail}
+    if tb:
+        labels["traceback"] = tb
+    return ClipRecord(path=str(src.path), source=str(src.path), start=0.0, end=info.get("duration"),
+                      fps=info.get("fps", 0.0), width=info.get("width", 0), height=info.get("height", 0),
+                      frames=info.get("frames", 0), status=status, reason=reason, labels=labels,
+                      audio=info.get("audio", False))
+
+
+def _run(src: SourceContext, stages: Stages) -> list[ClipRecord]:
+    s = src.settings
+    for _name, stage in stages.source:
+        stage(src)
+    if "fps" not in src.info:
+        raise Rejected("not_probed", "no source stage filled fps/width/height (put 'probe' first)")
+    shots = stages.split(src)
+    spans = stages.cut(src, shots)
+    base = clip_base(src.rel)
+    width, height = analysis_size(src.info["width"], src.info["height"], s.analysis_width)
+    records: list[ClipRecord] = []
+    pending = iter(sorted(enumerate(spans), key=lambda item: item[1].start))
+    current = next(pending, None)
+    frames: list[np.ndarray] = []
+    times: list[float] = []
+    # one pass over the decoded frames; each candidate collects its frames and is processed when complete
+    for i, (t, frame) in enumerate(iter_frames(src.path, width, height)):
+        while current is not None and i >= current[1].end:
+            records.append(_finish(src, stages, base, *current, frames, times))
+            frames, times = [], []
+            current = next(pending, None)
+        if current is None:
+            break
+        if i >= current[1].start and current[1].reason is None:
+            frames.append(frame)
+            times.append(t)
+    while current is not None:  # candidates past the last decodable frame
+        records.append(_finish(src, stages, base, *current, frames, times))
+        frames, times = [], []
+        current = next(pending, None)
+    records.sort(key=lambda r: (r.start, r.labels.get("index", 0)))
+    return records
+
+
+def _finish(src: SourceContext, stages: Stages, base: str, index: int, span: Span, frames: list, times: list):
+    s, info = src.settings, src.info
+    fps = info["fps"]
+    if span.reason is not None or len(frames) < span.end - span.start:
+        reason = span.reason or "corrupt"
+        start = span.start / fps + info.get("start_time", 0.0)
+        return ClipRecord(path=str(src.path), source=str(src.path), start=round(start, 6),
+                          end=round(start + (span.end - span.start) / fps, 6), fps=fps, width=info["width"],
+                          height=info["height"], frames=span.end - span.start, status="rejected", reason=reason,
+                          labels={"input": src.rel, "index": index, "shot": span.shot,
+                                  **({"detail": f"decoded {len(frames)} frames"} if reason == "corrupt" else {})},
+                          audio=info.get("audio", False))
+    clip = ClipContext(src, index, span, np.stack(frames), np.asarray(times, dtype=np.float64))
+    for _name, stage in stages.clip:
+        stage(clip)
+    name = f"{base}.{index:03d}"
+    thumb = Path("thumbs") / f"{name}.jpg"
+    write_thumb(src.out_dir / thumb, clip.frames[len(clip.frames) // 2], s.thumb_width)
+    labels = {"input": src.rel, "index": index, "shot": span.shot, "thumb": thumb.as_posix(), **clip.labels}
+    if info.get("misnamed"):
+        labels["misnamed"] = f"{info['container']} data in a {src.path.suffix} file"
+    start, end = round(clip.start, 6), round(clip.end, 6)
+    if clip.reason is None:
+        rel_path = Path("clips") / f"{name}.mp4"
+        clip.path = src.out_dir / rel_path
+        if s.stream_copy and can_stream_copy(info, clip.start, clip.end):
+            stream_copy(src.path, clip.path, clip.start, clip.end)
+            labels["cut"] = "copy"
+        else:
+            reencode(src.path, clip.path, clip.start, clip.end, s.crf, s.preset)
+            labels["cut"] = "reencode"
+        _caption(clip, stages)
+        path = rel_path.as_posix()
+    else:
+        path = str(src.path)
+    caption = clip.captions.get("_final")
+    captions = {k: v for k, v in clip.captions.items() if k != "_final"}
+    return ClipRecord(path=path, source=str(src.path), start=start, end=end, fps=fps, width=info["width"],
+                      height=info["height"], frames=len(clip.frames), caption=caption, captions=captions,
+                      scores=clip.scores, labels=labels, status="kept" if clip.reason is None else "rejected",
+                      reason=clip.reason, audio=info.get("audio", False))
+
+
+def _caption(clip: ClipContext, stages: Stages) -> None:
+    final = None
+    for name, captioner in stages.caption:
+        text = captioner(clip)
+        if text:
+            clip.captions[name] = text
+            final = final or text
+    motion = clip.labels.get("camera_motion")
+    if final and motion and clip.settings.camera_prefix and not final.lower().startswith(motion):
+        final = f"{motion}. {final}"  # MovieGen: camera-motion label first
+    if final:
+        clip.captions["_final"] = final
