@@ -16,6 +16,9 @@ Backends:
 
 Choose one with ``set_attention_backend(name)``, for a block of code with ``with attention_backend(name):``, or per
 call with ``backend=``.
+
+``with attention_override(fn):`` routes every call through ``fn(q, k, v, mask, backend_name)`` instead, e.g. to run
+it sequence-parallel (vgen.distributed.ulysses); ``fn`` computes its local attention with ``local_attention``.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from vgen.errors import UserError
 
 BACKENDS = ("sdpa", "math", "flash")
 _backend = "sdpa"
+_override = None  # set by attention_override: a callable(q, k, v, mask, backend_name) that takes every call
 
 
 def available_backends() -> list[str]:
@@ -71,10 +75,29 @@ def attention_backend(name: str) -> Iterator[None]:
         _backend = previous
 
 
+@contextmanager
+def attention_override(fn) -> Iterator[None]:
+    """``with attention_override(fn):`` every ``attention`` call in the block goes to ``fn(q, k, v, mask, name)``."""
+    global _override
+    previous, _override = _override, fn
+    try:
+        yield
+    finally:
+        _override = previous
+
+
 def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None = None,
               backend: str | None = None) -> torch.Tensor:
     """Scaled dot-product attention of (B, H, L, D) tensors; ``mask`` True = may attend (see the module doc)."""
     name = _backend if backend is None else _check(backend)
+    if _override is not None:
+        return _override(q, k, v, mask, name)
+    return local_attention(q, k, v, mask, name)
+
+
+def local_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None,
+                    name: str) -> torch.Tensor:
+    """``attention`` with backend ``name`` on this process's tensors, never overridden."""
     if name == "sdpa":
         return F.scaled_dot_product_attention(q, k, v, attn_mask=_broadcastable(mask))
     if name == "math":
