@@ -151,6 +151,7 @@ def _load_stage_sections() -> None:
     plugins.load_plugins()
     import importlib
 
+    importlib.import_module("vgen.models_settings")  # the [model] section
     for stage in ("sample", "train", "curate", "edit", "dub", "export"):
         try:
             importlib.import_module(f"vgen.{stage}.settings")

@@ -173,7 +173,28 @@ def test_cli_reports_bad_folder_in_one_line(saved, tmp_path, capsys):
     assert len(err.splitlines()) == 1 and str(folder / "tokenizer") in err
 
 
-def test_13b_preset_on_meta():
-    pipe = vgen.load("hunyuan-video", config="13b", device="meta")
+def test_cli_samples_from_a_diffusers_folder(saved, tmp_path):
+    rc = main(["sample", "--pipeline", "hunyuan-video", "--weights", str(saved[1]), "--out", str(tmp_path / "o"),
+               "--frames", "5", "--height", "32", "--width", "32", "--steps", "2", "--dtype", "fp32", PROMPT])
+    assert rc == 0
+    assert len(list((tmp_path / "o").rglob("*.mp4"))) == 1
+
+
+def test_13b_recipe_builds_on_meta():
+    import inspect
+
+    from diffusers import HunyuanVideoTransformer3DModel as DiffusersDiT
+
+    from vgen.models_settings import build_model
+
+    pipe = build_model("hunyuan-video-13b", device="meta")
     assert sum(p.numel() for p in pipe.transformer.parameters()) == 12_821_012_544
     assert pipe.transformer.proj_out.weight.is_meta and pipe.text_encoder.config.hidden_size == 4096
+    # the recipe's DiT config is diffusers' default (the released model)
+    defaults = {k: v.default for k, v in inspect.signature(DiffusersDiT.__init__).parameters.items()
+                if k != "self"}
+    mine = pipe.transformer.config.to_dict()
+    assert {k: tuple(v) if isinstance(v, list) else v for k, v in mine.items() if k in defaults} == defaults
+    assert vgen.load("hunyuan-video", config="13b", device="meta").vae.config.block_out_channels == \
+        (128, 256, 512, 512)
+    assert main(["recipes", "show", "hunyuan-video-13b"]) == 0
