@@ -28,7 +28,10 @@ class Probe:
         try:
             container = av.open(str(path))
         except (av.error.FFmpegError, OSError, ValueError) as exc:
-            raise Rejected("not_a_video", f"FFmpeg cannot open it ({_short(exc)})") from None
+            kind = sniff(path)
+            if kind in VIDEO_MAGIC:  # looks like a video container but FFmpeg cannot parse it: damaged
+                raise Rejected("corrupt", f"{kind} file FFmpeg cannot open ({_short(exc)})") from None
+            raise Rejected("not_a_video", f"{kind} data, FFmpeg cannot open it ({_short(exc)})") from None
         with container:
             if not container.streams.video:
                 kinds = ",".join(sorted({s.type for s in container.streams})) or "no streams"
@@ -65,6 +68,34 @@ class Probe:
             audio=_has_audio(path),
             misnamed=bool(expected) and expected not in fmt.split(","),
         )
+
+
+VIDEO_MAGIC = ("mp4/mov", "matroska/webm", "avi", "mpeg-ts", "flv", "mpeg-ps")
+
+
+def sniff(path) -> str:
+    """What the first bytes of ``path`` look like (for the reason of a file FFmpeg cannot open)."""
+    with open(path, "rb") as f:
+        head = f.read(512)
+    if head[4:8] in (b"ftyp", b"moov", b"mdat", b"free", b"wide", b"skip"):
+        return "mp4/mov"
+    if head.startswith(b"\x1a\x45\xdf\xa3"):
+        return "matroska/webm"
+    if head.startswith(b"RIFF") and head[8:12] == b"AVI ":
+        return "avi"
+    if len(head) > 188 and head[0] == 0x47 and head[188] == 0x47:
+        return "mpeg-ts"
+    if head.startswith(b"FLV"):
+        return "flv"
+    if head.startswith(b"\x00\x00\x01\xba"):
+        return "mpeg-ps"
+    if head.startswith(b"\x89PNG") or head.startswith(b"\xff\xd8\xff"):
+        return "image"
+    try:
+        head.decode("utf-8")
+        return "text"
+    except UnicodeDecodeError:
+        return "binary"
 
 
 def _check_decodes(path) -> None:

@@ -4,6 +4,7 @@ points sit on keyframes, else a re-encode through vgen.io.video, and small JPEG 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -80,14 +81,72 @@ def stream_copy(src: Path, dst: Path, start: float, end: float) -> int:
     return copied
 
 
-def reencode(src: Path, dst: Path, start: float, end: float, crf: int, preset: str) -> int:
-    """Decode [start, end) at full size (with audio) and write it as H.264 (+AAC); returns frames written."""
-    from vgen.io.video import read_video, write_video
+def reencode_spans(src: Path, jobs: list[tuple[int, int, Path]], crf: int, preset: str) -> list[int]:
+    """Re-encode frame ranges ``[start, end)`` of ``src`` into H.264 (+AAC) MP4s ``dst`` in one sequential decode.
 
-    video = read_video(src, start=start, end=end, audio=True)
-    write_video(dst, video.frames, video.fps, audio=video.audio, sample_rate=video.sample_rate or 16000, crf=crf,
-                preset=preset)
-    return len(video.frames)
+    Frames are counted in decode order, the same indexing the analysis pass used, so cut points do not depend on
+    container timestamps (which some AVI/TS files get wrong). Returns the frames written per job.
+    """
+    import av
+
+    from vgen.io.video import h264_encoder
+
+    jobs = sorted(jobs)
+    written = [0] * len(jobs)
+    if not jobs:
+        return written
+    with av.open(str(src)) as container:
+        vin = container.streams.video[0]
+        vin.thread_type = "AUTO"
+        fps = Fraction(vin.average_rate or vin.guessed_rate or 25).limit_denominator(1001)
+        j, out, stream, tmp_ctx, first_t = 0, None, None, None, 0.0
+        try:
+            for i, frame in enumerate(container.decode(vin)):
+                while j < len(jobs) and i >= jobs[j][1]:
+                    _close(out, stream, tmp_ctx, src, first_t, jobs[j][1] - jobs[j][0], float(fps))
+                    out = None
+                    j += 1
+                if j >= len(jobs):
+                    break
+                start, end, dst = jobs[j]
+                if i < start:
+                    continue
+                if out is None:
+                    tmp_ctx = atomic_path(dst, suffix=".mp4")
+                    tmp = tmp_ctx.__enter__()
+                    out = av.open(str(tmp), "w", format="mp4")
+                    stream = out.add_stream(h264_encoder() or "h264", rate=fps)
+                    stream.width, stream.height = frame.width - frame.width % 2, frame.height - frame.height % 2
+                    stream.pix_fmt = "yuv420p"
+                    stream.options = {"crf": str(crf), "preset": preset}
+                    first_t = float(frame.pts * vin.time_base) if frame.pts is not None else i / float(fps)
+                rgb = frame.to_ndarray(format="rgb24")[: stream.height, : stream.width]
+                out.mux(stream.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")))
+                written[j] += 1
+        except BaseException:
+            if out is not None:
+                out.close()
+                tmp_ctx.__exit__(RuntimeError, RuntimeError("aborted"), None)
+            raise
+        if out is not None:
+            _close(out, stream, tmp_ctx, src, first_t, written[j], float(fps))
+    return written
+
+
+def _close(out, stream, tmp_ctx, src: Path, start: float, frames: int, fps: float) -> None:
+    """Flush the video encoder, add the audio of the same time range, and move the file into place."""
+    from vgen.io.video import _encode_audio, _read_audio
+
+    if out is None:
+        return
+    out.mux(stream.encode())
+    wave, rate = _read_audio(src, start, start + frames / fps)
+    if wave is not None and wave.shape[1] > 0:
+        astream = out.add_stream("aac", rate=rate)
+        astream.layout = "mono" if wave.shape[0] == 1 else "stereo"
+        _encode_audio(out, astream, wave[:2], rate)
+    out.close()
+    tmp_ctx.__exit__(None, None, None)
 
 
 def write_thumb(path: Path, frame: np.ndarray, width: int) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vgen.curate.clipio import analysis_size, can_stream_copy, iter_frames, reencode, stream_copy, write_thumb
+from vgen.curate.clipio import analysis_size, can_stream_copy, iter_frames, reencode_spans, stream_copy, write_thumb
 from vgen.curate.stages import ClipContext, Rejected, SourceContext, Span, Stages, build_stages
 from vgen.io.manifest import ClipRecord
 
@@ -87,8 +87,30 @@ def _run(src: SourceContext, stages: Stages) -> list[ClipRecord]:
         records.append(_finish(src, stages, base, *current, frames, times))
         frames, times = [], []
         current = next(pending, None)
+    records = _write_clips(src, stages, records)
     records.sort(key=lambda r: (r.start, r.labels.get("index", 0)))
     return records
+
+
+def _write_clips(src: SourceContext, stages: Stages, results: list) -> list[ClipRecord]:
+    """Write the kept clips (stream copy where the cut points allow, the rest in one re-encode pass), caption them,
+    and turn every result into its record."""
+    s, info = src.settings, src.info
+    kept = [c for c in results if isinstance(c, ClipContext)]
+    encode = []
+    for clip in kept:
+        clip.path = src.out_dir / "clips" / f"{clip_base(src.rel)}.{clip.index:03d}.mp4"
+        if s.stream_copy and can_stream_copy(info, clip.start, clip.end):
+            stream_copy(src.path, clip.path, clip.start, clip.end)
+            clip.labels["cut"] = "copy"
+        else:
+            encode.append(clip)
+            clip.labels["cut"] = "reencode"
+    jobs = [(c.span.start, c.span.end, c.path) for c in encode]
+    reencode_spans(src.path, jobs, s.crf, s.preset)
+    for clip in kept:
+        _caption(clip, stages)
+    return [_record(src, c) if isinstance(c, ClipContext) else c for c in results]
 
 
 def _finish(src: SourceContext, stages: Stages, base: str, index: int, span: Span, frames: list, times: list):
@@ -109,29 +131,25 @@ def _finish(src: SourceContext, stages: Stages, base: str, index: int, span: Spa
     name = f"{base}.{index:03d}"
     thumb = Path("thumbs") / f"{name}.jpg"
     write_thumb(src.out_dir / thumb, clip.frames[len(clip.frames) // 2], s.thumb_width)
-    labels = {"input": src.rel, "index": index, "shot": span.shot, "thumb": thumb.as_posix(), **clip.labels}
+    clip.labels = {"input": src.rel, "index": index, "shot": span.shot, "thumb": thumb.as_posix(), **clip.labels}
     if info.get("misnamed"):
-        labels["misnamed"] = f"{info['container']} data in a {src.path.suffix} file"
-    start, end = round(clip.start, 6), round(clip.end, 6)
-    if clip.reason is None:
-        rel_path = Path("clips") / f"{name}.mp4"
-        clip.path = src.out_dir / rel_path
-        if s.stream_copy and can_stream_copy(info, clip.start, clip.end):
-            stream_copy(src.path, clip.path, clip.start, clip.end)
-            labels["cut"] = "copy"
-        else:
-            reencode(src.path, clip.path, clip.start, clip.end, s.crf, s.preset)
-            labels["cut"] = "reencode"
-        _caption(clip, stages)
-        path = rel_path.as_posix()
-    else:
-        path = str(src.path)
+        clip.labels["misnamed"] = f"{info['container']} data in a {src.path.suffix} file"
+    if clip.reason is None:  # written, captioned and recorded after the analysis pass; keep a few frames for VLMs
+        clip.frames = clip.frames[np.linspace(0, len(clip.frames) - 1, min(16, len(clip.frames))).round().astype(int)]
+        return clip
+    return _record(src, clip)
+
+
+def _record(src: SourceContext, clip: ClipContext) -> ClipRecord:
+    info = src.info
+    kept = clip.reason is None
+    path = clip.path.relative_to(src.out_dir).as_posix() if kept else str(src.path)
     caption = clip.captions.get("_final")
     captions = {k: v for k, v in clip.captions.items() if k != "_final"}
-    return ClipRecord(path=path, source=str(src.path), start=start, end=end, fps=fps, width=info["width"],
-                      height=info["height"], frames=len(clip.frames), caption=caption, captions=captions,
-                      scores=clip.scores, labels=labels, status="kept" if clip.reason is None else "rejected",
-                      reason=clip.reason, audio=info.get("audio", False))
+    return ClipRecord(path=path, source=str(src.path), start=round(clip.start, 6), end=round(clip.end, 6),
+                      fps=info["fps"], width=info["width"], height=info["height"], frames=clip.span.end - clip.span.start,
+                      caption=caption, captions=captions, scores=clip.scores, labels=clip.labels,
+                      status="kept" if kept else "rejected", reason=clip.reason, audio=info.get("audio", False))
 
 
 def _caption(clip: ClipContext, stages: Stages) -> None:

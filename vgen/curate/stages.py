@@ -67,7 +67,9 @@ class ClipContext:
     source: SourceContext
     index: int  # candidate number within the source (names the clip file)
     span: Span
-    frames: np.ndarray  # analysis frames (T, h, w, 3) uint8 at analysis_width, one per source frame of the span
+    # analysis frames (T, h, w, 3) uint8 at analysis_width, one per source frame of the span; captioners get up to
+    # 16 evenly spaced ones (the rest are dropped once the clip is scored, to bound memory)
+    frames: np.ndarray
     times: np.ndarray  # presentation time (s) of each frame in the source
     scores: dict[str, float] = field(default_factory=dict)
     labels: dict[str, Any] = field(default_factory=dict)
