@@ -130,3 +130,12 @@ def test_bad_sizes_and_prompts(pipe, capsys):
         generate(pipe, PROMPT, sampler="nope", **{k: v for k, v in KW.items()})
     generate(pipe, ["x" * 40], **KW)
     assert "prompt is 40 tokens, the text encoder takes 16: truncated" in capsys.readouterr().err
+
+
+def test_vae_tiling_turns_on_above_the_size_limit(pipe):
+    small = generate(pipe, PROMPT, **KW, tile_above=5 * 16 * 16)
+    assert small.info["vae_tiling"] is False and pipe.vae.use_tiling is False
+    big = generate(pipe, PROMPT, **KW, tile_above=5 * 16 * 16 - 1)
+    assert big.info["vae_tiling"] is True and pipe.vae.use_tiling is True
+    off = generate(pipe, PROMPT, **KW, vae_tiling="off", tile_above=0)
+    assert off.info["vae_tiling"] is False
