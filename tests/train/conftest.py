@@ -64,3 +64,27 @@ def tiny_registry():
     table["tiny-train"] = registry.Backend("pipeline", "tiny-train", train_tiny_pipeline.factory, "tests")
     yield
     table.pop("tiny-train", None)
+
+
+HV_STAGE = {"steps": 200, "buckets": [[1, 32, 32], [9, 32, 32]], "tokens_per_batch": 48}
+
+
+def hv_settings(**overrides):
+    """Settings of a tiny hunyuan-video run (its "" prompt has no valid text token, so no caption dropout)."""
+    from vgen.train.settings import TrainSettings
+
+    kw = dict(pipeline="hunyuan-video", config="tiny", lr=3e-3, warmup_steps=10, caption_dropout=0.0,
+              stages=[HV_STAGE], checkpoint_every=0)
+    kw.update(overrides)
+    return TrainSettings(**kw)
+
+
+@pytest.fixture(scope="session")
+def hv_cache(dataset, tmp_path_factory):
+    """The tiny hunyuan-video latent cache of the test dataset (written once)."""
+    from vgen.train.cache import build_cache
+
+    out = tmp_path_factory.mktemp("hv-cache") / "cache"
+    result = build_cache(hv_settings(data=dataset), out)
+    assert result == {"samples": 10, "shards": 1, "skipped": 0}
+    return out

@@ -72,11 +72,15 @@ def shutdown(d: Dist) -> None:
 
 
 def repeated_blocks(model: torch.nn.Module) -> list[torch.nn.Module]:
-    """The elements of every ModuleList of ``model``: a transformer's (or VAE's) repeated blocks."""
+    """The elements (with parameters) of the outermost ModuleLists of ``model``: a transformer's (or VAE's)
+    repeated blocks, not the small lists inside them."""
+    lists: list[str] = []
+    for name, module in sorted(model.named_modules(), key=lambda nm: nm[0].count(".")):
+        if isinstance(module, torch.nn.ModuleList) and not any(name.startswith(k + ".") for k in lists):
+            lists.append(name)
     blocks = []
-    for module in model.modules():
-        if isinstance(module, torch.nn.ModuleList):
-            blocks += list(module)
+    for name in lists:
+        blocks += [m for m in model.get_submodule(name) if any(True for _ in m.parameters())]
     return blocks
 
 

@@ -135,7 +135,8 @@ class Trainer:
 
     def _setup_model(self) -> None:
         s, pipe = self.s, self.pipe
-        for value in vars(pipe).values():  # everything frozen but what we train
+        parts = pipe.modules().values() if callable(getattr(pipe, "modules", None)) else vars(pipe).values()
+        for value in parts:  # everything frozen but what we train
             if isinstance(value, torch.nn.Module):
                 value.requires_grad_(False)
         self.disc = None
@@ -154,6 +155,7 @@ class Trainer:
             if s.adv_weight > 0:
                 self.disc = objectives.PatchDiscriminator3D().to(self.device)
                 self.disc_opt = torch.optim.AdamW(self.disc.parameters(), lr=s.disc_lr or s.lr, betas=(0.5, 0.9))
+        inner.train()
         if s.activation_checkpointing:
             distributed.checkpoint_activations(inner)
         self.net.to(self.device)
