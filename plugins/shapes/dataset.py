@@ -1,0 +1,168 @@
+"""Write a shapes-world data set: MP4 clips (+ AAC sound) and a ``manifest.jsonl`` that ``vgen train`` reads as is.
+
+Clip ``i`` is a pure function of ``(seed, i)``, so workers render in any order, the manifest can be appended in any
+order, and a rerun with the same settings skips every clip already recorded (resumable). The settings of the run are
+kept in ``shapes.json`` next to the manifest; a rerun with other settings into the same folder is refused.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing as mp
+import os
+import time
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from vgen.errors import UserError
+from vgen.io.atomic import write_text
+from vgen.io.manifest import ClipRecord, ManifestAppender, iter_manifest, write_manifest
+
+MANIFEST = "manifest.jsonl"
+SETTINGS = "shapes.json"
+
+
+@dataclass(frozen=True)
+class ShapesSettings:
+    size: int = 64  # canvas side (px), even
+    frames: int = 17  # 4k+1
+    fps: float = 8.0
+    seed: int = 0
+    audio: bool = False  # mux the 16 kHz sound track as AAC
+    two_object_fraction: float = 0.5  # share of clips with two objects
+    crf: int = 18  # H.264 quality (lower is better)
+
+    def validate(self) -> None:
+        from vgen.errors import check_frames_4k1
+
+        if self.size < 16 or self.size % 2:
+            raise UserError(f"--size must be an even number of pixels >= 16, got {self.size}")
+        check_frames_4k1(self.frames)
+        if self.frames < 5:
+            raise UserError(f"--frames must be at least 5 for moving objects, got {self.frames}")
+        if not self.fps > 0:
+            raise UserError(f"--fps must be positive, got {self.fps}")
+        if not 0.0 <= self.two_object_fraction <= 1.0:
+            raise UserError(f"--two-object-fraction must be in [0, 1], got {self.two_object_fraction}")
+
+
+def clip_name(index: int) -> str:
+    return f"clips/{index:07d}.mp4"
+
+
+def make_clip(index: int, settings: ShapesSettings, out: str) -> dict:
+    """Sample, render and write clip ``index``; return its manifest record (as a dict, cheap to pickle)."""
+    from vgen_plugins.shapes.world import caption, caption_variants, render, render_audio, sample_scene
+
+    from vgen.io.video import write_video
+
+    scene = sample_scene((settings.seed, index), canvas=settings.size, frames=settings.frames, fps=settings.fps,
+                         two_object_fraction=settings.two_object_fraction)
+    frames = render(scene)
+    audio = render_audio(scene, seed=index) if settings.audio else None
+    rel = clip_name(index)
+    write_video(Path(out) / rel, frames, settings.fps, audio=audio, crf=settings.crf)
+    labels = {"dataset": "shapes", "index": index, "seed": settings.seed, **scene.to_labels()}
+    record = ClipRecord(path=rel, fps=settings.fps, width=settings.size, height=settings.size,
+                        frames=settings.frames, end=settings.frames / settings.fps, caption=caption(scene),
+                        captions=caption_variants(scene), labels=labels, audio=settings.audio)
+    return record.model_dump()
+
+
+def _worker(args) -> dict:
+    return make_clip(*args)
+
+
+def _init_worker() -> None:
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+
+def done_indices(out: Path) -> set[int]:
+    """Indices already in the manifest whose clip file exists (records of vanished clips are dropped)."""
+    path = out / MANIFEST
+    if not path.exists():
+        return set()
+    records = list(iter_manifest(path))
+    keep = [r for r in records if "index" in r.labels and r.resolve(path).is_file()]
+    if len(keep) != len(records):
+        write_manifest(path, keep)
+    return {int(r.labels["index"]) for r in keep}
+
+
+def check_settings(out: Path, settings: ShapesSettings) -> None:
+    """Record the settings of ``out`` on first use; refuse to mix clips made with other settings."""
+    path = out / SETTINGS
+    wanted = asdict(settings)
+    if path.exists():
+        have = json.loads(path.read_text())
+        diff = {k: (have.get(k), v) for k, v in wanted.items() if have.get(k) != v}
+        if diff:
+            what = ", ".join(f"{k} {a!r} (now {b!r})" for k, (a, b) in diff.items())
+            raise UserError(f"{out} holds a shapes data set made with other settings: {what}; use another --out")
+    elif (out / MANIFEST).exists():
+        raise UserError(f"{out} has a manifest that is not a shapes data set; use another --out")
+    else:
+        write_text(path, json.dumps(wanted, indent=2) + "\n")
+
+
+def generate(out: str | Path, num: int, settings: ShapesSettings, workers: int | None = None,
+             progress=None) -> dict:
+    """Write clips ``0 .. num-1`` into ``out`` (skipping those already there). Returns counts and timing.
+
+    ``progress(done, total)`` is called after each clip.
+    """
+    settings.validate()
+    if num < 0:
+        raise UserError(f"--num must be >= 0, got {num}")
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    with _exclusive(out):
+        check_settings(out, settings)
+        return _generate(out, num, settings, workers, progress)
+
+
+@contextmanager
+def _exclusive(out: Path):
+    """One writer per folder: a second run into the same folder would append every clip twice."""
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: no lock
+        yield
+        return
+    with open(out / ".shapes.lock", "w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise UserError(f"another `vgen datasets shapes` is writing into {out}") from None
+        yield
+
+
+def _generate(out: Path, num: int, settings: ShapesSettings, workers: int | None, progress) -> dict:
+    have = done_indices(out)
+    todo = [i for i in range(num) if i not in have]
+    workers = max(1, min(workers or os.cpu_count() or 1, len(todo) or 1))
+    start = time.perf_counter()
+    jobs = [(i, settings, str(out)) for i in todo]
+    with ManifestAppender(out / MANIFEST) as manifest:
+        if workers == 1:
+            results = map(_worker, jobs)
+            pool = None
+        else:
+            # fork: workers start at once and need no importable __main__ (they only use numpy and PyAV)
+            method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
+            pool = mp.get_context(method).Pool(workers, initializer=_init_worker)
+            results = pool.imap_unordered(_worker, jobs, chunksize=max(1, min(32, len(jobs) // (workers * 4))))
+        try:
+            for n, rec in enumerate(results, 1):
+                manifest.append(ClipRecord.model_validate(rec))
+                if progress:
+                    progress(n, len(todo))
+        finally:
+            if pool is not None:
+                pool.terminate()
+                pool.join()
+    seconds = time.perf_counter() - start
+    return {"written": len(todo), "skipped": num - len(todo), "total": num, "seconds": seconds,
+            "clips_per_second": len(todo) / seconds if todo and seconds > 0 else 0.0, "workers": workers,
+            "manifest": str(out / MANIFEST)}
