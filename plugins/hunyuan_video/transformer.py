@@ -346,6 +346,11 @@ class HunyuanVideoTransformer3DModel(nn.Module):
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
 
+    def compile_repeated_blocks(self, **kwargs) -> None:
+        """``torch.compile`` each dual- and single-stream block in place (all blocks of a kind share one graph)."""
+        for block in (*self.transformer_blocks, *self.single_transformer_blocks):
+            block.compile(**kwargs)
+
     def _run(self, block, *args):
         if self.gradient_checkpointing and torch.is_grad_enabled():
             return checkpoint(block, *args, use_reentrant=False)
@@ -374,14 +379,16 @@ class HunyuanVideoTransformer3DModel(nn.Module):
             raise UserError("pooled_projections (the CLIP pooled text embedding) is required")
 
         # 1. drop text positions that are padding in every sample; no mask at all when nothing padded is left
+        #    (both depend on the mask's values, so an exported graph keeps the full mask: same result)
         text, text_mask = encoder_hidden_states, None
         if encoder_attention_mask is not None:
             text_mask = encoder_attention_mask.to(device=text.device, dtype=torch.bool)
-            used = text_mask.any(dim=0).nonzero()
-            keep = int(used[-1]) + 1 if len(used) else 1
-            text, text_mask = text[:, :keep], text_mask[:, :keep]
-            if bool(text_mask.all()):
-                text_mask = None
+            if not torch.compiler.is_exporting():
+                used = text_mask.any(dim=0).nonzero()
+                keep = int(used[-1]) + 1 if len(used) else 1
+                text, text_mask = text[:, :keep], text_mask[:, :keep]
+                if bool(text_mask.all()):
+                    text_mask = None
 
         # 2. conditioning vector, video tokens, refined text tokens
         cond = self.time_text_embed(timestep, pooled_projections, guidance)
