@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 from curate_data import FPS, H, W
+from vgen_plugins.curation.shots import combine_cuts, detect_cuts
 
 from vgen.curate.settings import CurateSettings
 from vgen.curate.synthetic import Scene, write_scenes
-from vgen_plugins.curation.shots import combine_cuts, detect_cuts
 
 KINDS = ["pan left", "pan right", "tilt up", "tilt down", "zoom in", "zoom out", "static shot", "handheld shot"]
 

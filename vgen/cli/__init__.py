@@ -73,8 +73,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         build_app()
         command = typer.main.get_command(app)
-        command.main(args=argv, prog_name="vgen", standalone_mode=False)
-        return 0
+        rv = command.main(args=argv, prog_name="vgen", standalone_mode=False)
+        # typer turns Exit(code) and Ctrl-C (Exit(130)) into a returned code when not standalone
+        return rv if isinstance(rv, int) and not isinstance(rv, bool) else 0
     except _exc("Exit") as exc:
         return exc.exit_code
     except _exc("Abort"):

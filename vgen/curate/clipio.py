@@ -89,7 +89,7 @@ def reencode_spans(src: Path, jobs: list[tuple[int, int, Path]], crf: int, prese
     """
     import av
 
-    from vgen.io.video import h264_encoder
+    from vgen.io.video import _read_audio, h264_encoder
 
     jobs = sorted(jobs)
     written = [0] * len(jobs)
@@ -99,11 +99,12 @@ def reencode_spans(src: Path, jobs: list[tuple[int, int, Path]], crf: int, prese
         vin = container.streams.video[0]
         vin.thread_type = "AUTO"
         fps = Fraction(vin.average_rate or vin.guessed_rate or 25).limit_denominator(1001)
-        j, out, stream, tmp_ctx, first_t = 0, None, None, None, 0.0
+        has_audio = bool(container.streams.audio)
+        j, out, stream, tmp_ctx, audio = 0, None, None, None, None
         try:
             for i, frame in enumerate(container.decode(vin)):
                 while j < len(jobs) and i >= jobs[j][1]:
-                    _close(out, stream, tmp_ctx, src, first_t, jobs[j][1] - jobs[j][0], float(fps))
+                    _close(out, stream, audio, tmp_ctx)
                     out = None
                     j += 1
                 if j >= len(jobs):
@@ -119,7 +120,15 @@ def reencode_spans(src: Path, jobs: list[tuple[int, int, Path]], crf: int, prese
                     stream.width, stream.height = frame.width - frame.width % 2, frame.height - frame.height % 2
                     stream.pix_fmt = "yuv420p"
                     stream.options = {"crf": str(crf), "preset": preset}
-                    first_t = float(frame.pts * vin.time_base) if frame.pts is not None else i / float(fps)
+                    t0 = float(frame.pts * vin.time_base) if frame.pts is not None else i / float(fps)
+                    # every stream must exist before the first packet is muxed: read this clip's audio now
+                    audio = _read_audio(src, t0, t0 + (end - start) / float(fps)) if has_audio else (None, None)
+                    if audio[0] is not None and audio[0].shape[1] > 0:
+                        astream = out.add_stream("aac", rate=audio[1])
+                        astream.layout = "mono" if audio[0].shape[0] == 1 else "stereo"
+                        audio = (astream, audio[0][:2], audio[1])
+                    else:
+                        audio = None
                 rgb = frame.to_ndarray(format="rgb24")[: stream.height, : stream.width]
                 out.mux(stream.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")))
                 written[j] += 1
@@ -129,22 +138,19 @@ def reencode_spans(src: Path, jobs: list[tuple[int, int, Path]], crf: int, prese
                 tmp_ctx.__exit__(RuntimeError, RuntimeError("aborted"), None)
             raise
         if out is not None:
-            _close(out, stream, tmp_ctx, src, first_t, written[j], float(fps))
+            _close(out, stream, audio, tmp_ctx)
     return written
 
 
-def _close(out, stream, tmp_ctx, src: Path, start: float, frames: int, fps: float) -> None:
-    """Flush the video encoder, add the audio of the same time range, and move the file into place."""
-    from vgen.io.video import _encode_audio, _read_audio
+def _close(out, stream, audio, tmp_ctx) -> None:
+    """Flush the video encoder, encode the clip's audio, and move the file into place."""
+    from vgen.io.video import _encode_audio
 
     if out is None:
         return
     out.mux(stream.encode())
-    wave, rate = _read_audio(src, start, start + frames / fps)
-    if wave is not None and wave.shape[1] > 0:
-        astream = out.add_stream("aac", rate=rate)
-        astream.layout = "mono" if wave.shape[0] == 1 else "stereo"
-        _encode_audio(out, astream, wave[:2], rate)
+    if audio is not None:
+        _encode_audio(out, *audio)
     out.close()
     tmp_ctx.__exit__(None, None, None)
 
