@@ -56,9 +56,9 @@ def dataset(tmp_path_factory):
 @pytest.fixture
 def tiny_registry():
     """Registers the tiny pipeline as "tiny-train" for in-process runs."""
-    from vgen import registry
-
     import train_tiny_pipeline
+
+    from vgen import registry
 
     table = registry.backends()["pipeline"]
     table["tiny-train"] = registry.Backend("pipeline", "tiny-train", train_tiny_pipeline.factory, "tests")

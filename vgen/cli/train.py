@@ -43,6 +43,7 @@ def run_command(
     weights: Path | None = typer.Option(None, help="Start from this pipeline folder."),
     distributed: str | None = typer.Option(None, help="auto | ddp | fsdp (under torchrun)."),
     set_values: list[str] | None = typer.Option(None, "--set", help="Any [train] field: FIELD=VALUE (JSON value)."),
+    stop_at: int | None = typer.Option(None, "--stop-at", help="Checkpoint and stop at this step (resume later)."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as one JSON line."),
 ):
     """Train; checkpoints every checkpoint_every steps and at the end; writes final/ (or lora.safetensors)."""
@@ -51,7 +52,7 @@ def run_command(
 
     s = _settings(recipe, set_values, out=out, data=data, cache=cache, pipeline=pipeline, weights=weights,
                   distributed=distributed)
-    result = trainer.run(s, resume=resume, recipe=s.model_dump(mode="json"))
+    result = trainer.run(s, resume=resume, recipe=s.model_dump(mode="json"), stop_at=stop_at)
     import os
 
     if os.environ.get("RANK", "0") == "0":

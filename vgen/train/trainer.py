@@ -447,7 +447,8 @@ class Trainer:
 
     # -------------------------------------------------------------------------------------------------- loop
 
-    def run(self, resume: str | None = None) -> dict:
+    def run(self, resume: str | None = None, stop_at: int | None = None) -> dict:
+        """Train to the end of the last stage (or to step ``stop_at``: checkpoint and return, to resume later)."""
         s = self.s
         out = Path(s.out)
         path = checkpoints.find_resume(resume, out)
@@ -463,7 +464,8 @@ class Trainer:
         try:
             t0, since = time.perf_counter(), 0
             acc = {"samples": 0, "tokens": 0}
-            while self.step < s.total_steps:
+            end = min(s.total_steps, stop_at) if stop_at else s.total_steps
+            while self.step < end:
                 record = self.train_step()
                 last_loss = record["loss"]
                 first_loss = first_loss if first_loss is not None else last_loss
@@ -480,8 +482,11 @@ class Trainer:
                         record["gpu_mem_gb"] = torch.cuda.max_memory_allocated(self.device) / 1e9
                     logger.log(record)
                     t0, since, acc = time.perf_counter(), 0, {"samples": 0, "tokens": 0}
-                if s.checkpoint_every and self.step % s.checkpoint_every == 0 and self.step < s.total_steps:
+                if s.checkpoint_every and self.step % s.checkpoint_every == 0 and self.step < end:
                     self.save_checkpoint()
+            if self.step < s.total_steps:  # stopped early
+                self.save_checkpoint()
+                return {"steps": self.step, "stopped": True, "first_loss": first_loss, "last_loss": last_loss}
             final_eval = self.evaluate()
             if final_eval:
                 logger.log({"step": self.step, **final_eval})
@@ -504,9 +509,9 @@ class Trainer:
         distributed.shutdown(self.d)
 
 
-def run(s: TrainSettings, resume: str | None = None, recipe: dict | None = None) -> dict:
+def run(s: TrainSettings, resume: str | None = None, recipe: dict | None = None, stop_at: int | None = None) -> dict:
     trainer = Trainer(s, recipe)
     try:
-        return trainer.run(resume)
+        return trainer.run(resume, stop_at)
     finally:
         trainer.close()
