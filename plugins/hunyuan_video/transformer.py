@@ -285,10 +285,11 @@ class SingleStreamBlock(nn.Module):
         h = modulate(layer_norm(x), shift, scale)
         attn = self.attn(h, rope, mask)
         mlp = F.gelu(self.proj_mlp(h), approximate="tanh")
-        # proj_out(concat(attn, mlp)) as two matmuls on the two column blocks of its weight: no concat copy
+        # proj_out(concat(attn, mlp)) as two matmuls on the two column blocks of its weight (the second one
+        # accumulates in place), so the (L, 5 * width) concat is never materialised
         w = self.proj_out.weight
-        out = torch.addmm(F.linear(attn, w[:, : self.width], self.proj_out.bias).flatten(0, 1),
-                          mlp.flatten(0, 1), w[:, self.width:].t()).view_as(x)
+        out = F.linear(attn, w[:, : self.width], self.proj_out.bias)
+        out.view(-1, self.width).addmm_(mlp.reshape(-1, mlp.shape[-1]), w[:, self.width:].t())
         return gated_add(x, gate, out)
 
 
