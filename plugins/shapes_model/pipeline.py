@@ -1,0 +1,298 @@
+"""The default model, pipeline ``shapes``: HunyuanVideo's causal 3D VAE and MMDiT at small size, with a small
+CLIP-style text encoder over the shapes-world vocabulary that is trained together with the DiT.
+
+Why a text encoder of its own: the model must run offline and ship in ~60 MiB. The shapes-world grammar has a few
+dozen words, so a word-level tokenizer and a 2-layer transformer (transformers' ``CLIPTextModel``, giving per-token
+states for the DiT's text stream and a pooled vector for its conditioning) are enough, and training them with the
+DiT lets them learn exactly the distinctions the scorer checks.
+
+Layout on disk (diffusers-style): ``model_index.json``, ``transformer/`` (HunyuanVideoTransformer3DModel),
+``vae/`` (AutoencoderKLHunyuanVideo), ``text_encoder/`` (CLIPTextModel), ``tokenizer/`` (a fast tokenizer).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from vgen.errors import UserError
+
+WEIGHTS_DIR = Path(__file__).parent / "weights"
+MAX_TOKENS = 32  # the longest two-object prompt is 20 words + <bos>/<eos>
+
+# The sampling defaults (tuned on the scorer; see recipes/shapes-default.toml and the CHANGELOG).
+DEFAULTS = {"steps": 20, "shift": 3.0, "guidance": 4.0, "embedded_guidance": None, "frames": 17, "height": 64,
+            "width": 64, "fps": 8, "schedule": "shifted", "sampler": "flow-euler"}
+
+# 1. Component configs. Keys are diffusers' (transformer, vae) and transformers' (text encoder) config keys.
+CONFIG = {
+    "transformer": {
+        "in_channels": 16, "out_channels": 16,  # the VAE's latent channels
+        "num_attention_heads": 4, "attention_head_dim": 64,  # width 256
+        "num_layers": 4, "num_single_layers": 4, "num_refiner_layers": 1,  # dual-stream, single-stream, refiner
+        "mlp_ratio": 4.0, "patch_size": 2, "patch_size_t": 1,  # 64x64x17 -> 5x8x8 latent -> 80 video tokens
+        "qk_norm": "rms_norm", "guidance_embeds": False,  # true CFG at sampling, no distilled guidance
+        "text_embed_dim": 128, "pooled_projection_dim": 128,  # the text encoder's width
+        "rope_theta": 256.0, "rope_axes_dim": [16, 24, 24],  # sums to the head dim
+    },
+    # flat colours need little width: 16-64 channels keep decode ~10 GFLOP at 64x64x17 (CPU sampling budget)
+    "vae": {"latent_channels": 16, "block_out_channels": [16, 32, 64, 64], "layers_per_block": 1,
+            "norm_num_groups": 8},
+    "text_encoder": {"hidden_size": 128, "intermediate_size": 512, "num_hidden_layers": 2, "num_attention_heads": 4,
+                     "max_position_embeddings": MAX_TOKENS, "projection_dim": 128},
+}
+TINY = {  # seconds on a CPU, for tests
+    "transformer": {"num_attention_heads": 2, "attention_head_dim": 16, "num_layers": 1, "num_single_layers": 1,
+                    "text_embed_dim": 32, "pooled_projection_dim": 32, "rope_axes_dim": [4, 6, 6],
+                    "in_channels": 4, "out_channels": 4},
+    "vae": {"latent_channels": 4, "block_out_channels": [8, 8, 8, 8], "norm_num_groups": 4},
+    "text_encoder": {"hidden_size": 32, "intermediate_size": 64, "num_attention_heads": 2, "projection_dim": 32},
+}
+SPECIALS = ["<pad>", "<unk>", "<bos>", "<eos>"]
+
+
+# 2. The tokenizer: every word of the grammar, built in code so it needs no file (and is saved with the model).
+def vocabulary() -> list[str]:
+    from vgen_plugins.shapes.world import BACKGROUNDS, COLOURS, MOTIONS, SHAPES, SIZES
+
+    words = ["a", "an", "and", "on", "background", "moving", "standing", "still", "bouncing",
+             *SIZES, *COLOURS, *SHAPES, *BACKGROUNDS, *MOTIONS]
+    return SPECIALS + sorted(set(words) - set(SPECIALS))
+
+
+def make_tokenizer():
+    from tokenizers import Tokenizer, normalizers, pre_tokenizers, processors
+    from tokenizers.models import WordLevel
+    from transformers import PreTrainedTokenizerFast
+
+    vocab = {w: i for i, w in enumerate(vocabulary())}
+    tok = Tokenizer(WordLevel(vocab, unk_token="<unk>"))
+    tok.normalizer = normalizers.Lowercase()
+    tok.pre_tokenizer = pre_tokenizers.Whitespace()
+    tok.post_processor = processors.TemplateProcessing(
+        single="<bos> $A <eos>", special_tokens=[("<bos>", vocab["<bos>"]), ("<eos>", vocab["<eos>"])])
+    return PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<bos>", eos_token="<eos>", pad_token="<pad>",
+                                   unk_token="<unk>", model_max_length=MAX_TOKENS)
+
+
+# 3. The trainable part: text encoder + DiT in one module, so that `vgen train` optimises both together.
+class ShapesDenoiser(nn.Module):
+    """Token ids -> text states (+ pooled) -> HunyuanVideo DiT -> velocity."""
+
+    def __init__(self, text_encoder: nn.Module, dit: nn.Module):
+        super().__init__()
+        self.text_encoder = text_encoder
+        self.dit = dit
+
+    @property
+    def config(self):
+        return self.dit.config
+
+    def forward(self, hidden_states, timestep, input_ids, attention_mask, guidance=None):
+        text = self.text_encoder(input_ids=input_ids, attention_mask=attention_mask)
+        return self.dit(hidden_states=hidden_states, timestep=timestep,
+                        encoder_hidden_states=text.last_hidden_state.to(hidden_states.dtype),
+                        encoder_attention_mask=attention_mask,
+                        pooled_projections=text.pooler_output.to(hidden_states.dtype), guidance=guidance)
+
+
+def _classes():
+    from vgen_plugins.hunyuan_video.transformer import HunyuanVideoTransformer3DModel, HunyuanVideoTransformerConfig
+    from vgen_plugins.hunyuan_video.vae import AutoencoderKLHunyuanVideo, HunyuanVideoVAEConfig
+
+    return HunyuanVideoTransformer3DModel, HunyuanVideoTransformerConfig, AutoencoderKLHunyuanVideo, \
+        HunyuanVideoVAEConfig
+
+
+def _clip_config(spec: dict, tokenizer):
+    from transformers import CLIPTextConfig
+
+    return CLIPTextConfig(vocab_size=len(tokenizer), bos_token_id=tokenizer.bos_token_id,
+                          eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id, **spec)
+
+
+def resolve_config(config: str | dict | None) -> dict:
+    """"default", "tiny", or a dict of per-component overrides ({"preset": "tiny", "vae": {...}})."""
+    if config is None or isinstance(config, str):
+        config = {"preset": config or "default"}
+    preset = config.get("preset", "default")
+    if preset not in ("default", "tiny"):
+        raise UserError(f"unknown shapes preset {preset!r}; known: default, tiny")
+    spec = copy.deepcopy(CONFIG)
+    for name, overrides in (TINY if preset == "tiny" else {}).items():
+        spec[name].update(overrides)
+    for name, overrides in config.items():
+        if name == "preset":
+            continue
+        if name not in spec:
+            raise UserError(f"shapes config: unknown component {name!r}; known: {', '.join(spec)}")
+        spec[name].update(overrides or {})
+    return spec
+
+
+class ShapesPipeline:
+    """The default text-to-video model: ``encode_prompt`` (token ids) -> ``denoise`` -> ``decode``."""
+
+    name = "shapes"
+
+    def __init__(self, transformer: ShapesDenoiser, vae, tokenizer, files: list[Path] | None = None):
+        self.transformer = transformer
+        self.vae = vae
+        self.tokenizer = tokenizer
+        self._files = list(files or [])
+        self.latent_channels = vae.config.latent_channels
+        self.spatial_compression = vae.config.spatial_compression_ratio
+        self.temporal_compression = vae.config.temporal_compression_ratio
+        self.size_multiple = self.spatial_compression * transformer.dit.config.patch_size
+        self.defaults = dict(DEFAULTS)
+        # 64x64x17 decodes in one piece; the sample stage turns tiling on for large sizes
+        vae.disable_tiling(temporal=True)
+
+    @property
+    def text_encoder(self):
+        return self.transformer.text_encoder
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.transformer.parameters()).device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return next(self.transformer.parameters()).dtype
+
+    def encode_prompt(self, prompts: list[str], device=None, dtype=None) -> dict[str, torch.Tensor]:
+        """{"input_ids", "attention_mask"}: (B, 32) each; the text encoder runs inside the denoiser."""
+        from vgen import console
+
+        if isinstance(prompts, str):
+            prompts = [prompts]
+        for p in prompts:
+            n = len(self.tokenizer(p)["input_ids"])
+            if n > MAX_TOKENS:
+                console.warn(f"prompt has {n} tokens, the text encoder takes {MAX_TOKENS}: truncated: {p[:60]!r}")
+        enc = self.tokenizer(prompts, padding="max_length", truncation=True, max_length=MAX_TOKENS,
+                             return_tensors="pt")
+        device = device or self.device
+        return {"input_ids": enc["input_ids"].to(device), "attention_mask": enc["attention_mask"].to(device)}
+
+    def denoise(self, latents, timestep, text, guidance=None):
+        batch = latents.shape[0]
+        timestep = torch.as_tensor(timestep, device=latents.device).to(latents.dtype).expand(batch)
+        out = self.transformer(latents.to(self.dtype), timestep, text["input_ids"], text["attention_mask"])
+        return out.to(latents.dtype)
+
+    def encode_video(self, video, sample=False, generator=None):
+        vae_dtype = next(self.vae.parameters()).dtype
+        posterior = self.vae.encode(video.to(vae_dtype))
+        latents = posterior.sample(generator) if sample else posterior.mode()
+        return latents * self.vae.config.scaling_factor
+
+    def decode(self, latents):
+        vae_dtype = next(self.vae.parameters()).dtype
+        video = self.vae.decode(latents.to(vae_dtype) / self.vae.config.scaling_factor)
+        return (video.float() / 2 + 0.5).clamp(0, 1)
+
+    def to(self, device=None, dtype=None) -> ShapesPipeline:
+        self.transformer.to(device=device, dtype=dtype)
+        self.vae.to(device=device, dtype=dtype)
+        return self
+
+    def weight_files(self) -> list[Path]:
+        return list(self._files)
+
+    # ---- saving and loading --------------------------------------------------------------------------------------
+
+    def save(self, folder: str | Path, max_shard_size: int | str = "14MB", dtype: torch.dtype | None = None) -> Path:
+        """Write the folder atomically; ``dtype`` (e.g. bf16) casts floating weights on the way out."""
+        from vgen_plugins.hunyuan_video.pipeline import _config_json
+
+        from vgen.io.atomic import atomic_dir
+        from vgen.io.checkpoint import write_weights
+
+        def cast(state):
+            return {k: v.to(dtype) if dtype is not None and v.is_floating_point() else v for k, v in state.items()}
+
+        folder = Path(folder)
+        with atomic_dir(folder) as tmp:
+            index = {"_class_name": "ShapesPipeline", "transformer": ["diffusers", "HunyuanVideoTransformer3DModel"],
+                     "vae": ["diffusers", "AutoencoderKLHunyuanVideo"],
+                     "text_encoder": ["transformers", "CLIPTextModel"],
+                     "tokenizer": ["transformers", "PreTrainedTokenizerFast"]}
+            (tmp / "model_index.json").write_text(json.dumps(index, indent=2))
+            for name, module, class_name in (("transformer", self.transformer.dit, "HunyuanVideoTransformer3DModel"),
+                                             ("vae", self.vae, "AutoencoderKLHunyuanVideo")):
+                write_weights(tmp / name, cast(module.state_dict()), max_shard_size)
+                (tmp / name / "config.json").write_text(json.dumps(_config_json(module.config, class_name), indent=2))
+            write_weights(tmp / "text_encoder", cast(self.text_encoder.state_dict()), max_shard_size,
+                          weights_name="model.safetensors")
+            self.text_encoder.config.to_json_file(str(tmp / "text_encoder" / "config.json"))
+            self.tokenizer.save_pretrained(tmp / "tokenizer")
+        return folder
+
+    @classmethod
+    def load(cls, folder: str | Path, device="cpu", dtype: torch.dtype | None = None) -> ShapesPipeline:
+        from transformers import CLIPTextConfig, CLIPTextModel, PreTrainedTokenizerFast
+        from vgen_plugins.hunyuan_video.pipeline import _load_module
+        from vgen_plugins.hunyuan_video.text_encoders import empty_weights
+
+        from vgen.io.checkpoint import load_into, weight_files
+
+        folder = Path(folder).expanduser()
+        for name in ("model_index.json", "transformer", "vae", "text_encoder", "tokenizer"):
+            if not (folder / name).exists():
+                raise UserError(f"missing {folder / name} (not a shapes model folder)")
+        dit_cls, dit_cfg, vae_cls, vae_cfg = _classes()
+        try:
+            tokenizer = PreTrainedTokenizerFast.from_pretrained(str(folder / "tokenizer"))
+        except (OSError, ValueError) as exc:
+            raise UserError(f"{folder / 'tokenizer'}: cannot load tokenizer: {exc}") from None
+        dit = _load_module(dit_cls, dit_cfg, folder / "transformer", device, dtype)
+        vae = _load_module(vae_cls, vae_cfg, folder / "vae", device, dtype)
+        with empty_weights():
+            text_encoder = CLIPTextModel(CLIPTextConfig.from_json_file(str(folder / "text_encoder" / "config.json")))
+        load_into(text_encoder, folder / "text_encoder", dtype=dtype, device=device)
+        text_encoder = text_encoder.to(device).eval().requires_grad_(False)
+        files = [f for name in ("transformer", "vae", "text_encoder") for f in weight_files(folder / name)]
+        return cls(ShapesDenoiser(text_encoder, dit), vae, tokenizer, files)
+
+    @classmethod
+    def from_config(cls, config: str | dict | None = "default", device="cpu", dtype=torch.float32,
+                    seed: int | None = 0) -> ShapesPipeline:
+        """Random weights (training starts here): the DiT's output projection starts at zero, as in HunyuanVideo."""
+        from transformers import CLIPTextModel
+
+        spec = resolve_config(config)
+        dit_cls, dit_cfg, vae_cls, vae_cfg = _classes()
+        tokenizer = make_tokenizer()
+        if seed is not None:
+            torch.manual_seed(seed)
+        with torch.device(device):
+            dit = dit_cls(dit_cfg.from_dict(spec["transformer"]))
+            vae = vae_cls(vae_cfg.from_dict(spec["vae"]))
+            text_encoder = CLIPTextModel(_clip_config(spec["text_encoder"], tokenizer))
+        nn.init.zeros_(dit.proj_out.weight)
+        nn.init.zeros_(dit.proj_out.bias)
+        for module in (dit, vae, text_encoder):
+            module.to(dtype=dtype).eval().requires_grad_(False)
+        return cls(ShapesDenoiser(text_encoder, dit), vae, tokenizer)
+
+
+def build(weights=None, config=None, device="cpu", dtype=torch.float32, **options) -> ShapesPipeline:
+    """The registered factory: the shipped weights by default, a folder, or random weights from ``config``."""
+    from vgen.device import DTYPES
+
+    if isinstance(dtype, str):
+        if dtype not in DTYPES:
+            raise UserError(f"unknown dtype {dtype!r}; known: bf16, fp16, fp32")
+        dtype = DTYPES[dtype]
+    if config is not None and weights is None:
+        return ShapesPipeline.from_config(config, device=device, dtype=dtype, **options)
+    folder = Path(weights) if weights is not None else WEIGHTS_DIR
+    if weights is None and not (folder / "model_index.json").is_file():
+        raise UserError(f"the default model's weights are missing from {folder}; train them with "
+                        "`vgen train run --recipe shapes-default` or pass --weights")
+    return ShapesPipeline.load(folder, device=device, dtype=dtype)
