@@ -1,0 +1,43 @@
+"""AOTInductor: torch.export with symbolic axes, compiled ahead of time into a ``.pt2`` package for one device."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from pathlib import Path
+
+import torch
+from vgen_export.core.parts import Part
+
+from vgen.errors import UserError
+
+
+def dynamic_shapes(part: Part) -> tuple:
+    # min=1: a batch of one (or one latent frame) must stay allowed although the export example has more
+    dim = torch.export.Dim.DYNAMIC(min=1)
+    # one entry: CallModule.forward takes the tensors as *args
+    return (tuple({axis: dim for axis, s in enumerate(spec.shape) if isinstance(s, str)} for spec in part.inputs),)
+
+
+def export(part: Part, example: list[torch.Tensor], folder: Path) -> list[str]:
+    path = folder / f"{part.name}.pt2"
+    with contextlib.redirect_stdout(io.StringIO()), torch.no_grad():
+        program = torch.export.export(part.module.eval(), tuple(example), dynamic_shapes=dynamic_shapes(part))
+        torch._inductor.aoti_compile_and_package(program, package_path=str(path))
+    return [path.name]
+
+
+class Runner:
+    def __init__(self, folder: Path, part: dict, device: torch.device):
+        self.device = torch.device(device)
+        built_for = part.get("device", "cpu")
+        if torch.device(built_for).type != self.device.type:
+            raise UserError(f"{folder / (part['name'] + '.pt2')}: compiled for {built_for}, cannot run on "
+                            f"{self.device.type}; export again with --device {self.device.type}")
+        index = self.device.index if self.device.index is not None else (0 if self.device.type == "cuda" else -1)
+        self.model = torch._inductor.aoti_load_package(str(folder / f"{part['name']}.pt2"), device_index=index)
+        self.provider = f"aoti-{self.device.type}"
+
+    def __call__(self, tensors: list[torch.Tensor]) -> torch.Tensor:
+        out = self.model(*[t.to(self.device) for t in tensors])
+        return out[0] if isinstance(out, (list, tuple)) else out

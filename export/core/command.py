@@ -1,0 +1,88 @@
+"""``vgen export`` from resolved settings: load the pipeline, find its parts, export them, gate, write."""
+
+from __future__ import annotations
+
+import torch
+from vgen_export.core.capture import PARTS, pipeline_parts, video_dims
+from vgen_export.core.exporting import FORMATS, export_parts
+from vgen_export.core.parts import DTYPES, ROLES, parse_dims
+
+from vgen import registry
+from vgen.errors import UserError
+
+
+def default_video_shapes(pipe) -> list[dict[str, int]]:
+    """Two small sizes that differ in every role (so one export proves every dynamic axis)."""
+    tc, m = pipe.temporal_compression, pipe.size_multiple
+    return [{"batch": 1, "frames": tc + 1, "height": 2 * m, "width": 3 * m, "text_len": 8},
+            {"batch": 2, "frames": 2 * tc + 1, "height": 3 * m, "width": 2 * m, "text_len": 13}]
+
+
+def _video_shape(pipe, text: str, base: dict, label: str) -> dict[str, int]:
+    shape = {**base, **parse_dims(text)}
+    tc, m = pipe.temporal_compression, pipe.size_multiple
+    if (shape["frames"] - 1) % tc:
+        raise UserError(f"{label}: frames must be {tc}k+1 for {pipe.name}, got {shape['frames']}")
+    for key in ("height", "width"):
+        if shape[key] % m:
+            raise UserError(f"{label}: {key} must be a multiple of {m} for {pipe.name}, got {shape[key]}")
+    return shape
+
+
+def resolve_shapes(pipe, s) -> tuple[list[dict], dict, dict]:
+    """(parity role sizes, profile role ranges, the video-unit sizes for the manifest) from settings."""
+    defaults = default_video_shapes(pipe)
+    if s.shapes:
+        items = [t for t in s.shapes.split(";") if t.strip()]
+        if len(items) != 2:
+            raise UserError(f"--shapes wants two sizes separated by ';', got {len(items)}")
+        video = [_video_shape(pipe, t, d, "--shapes") for t, d in zip(items, defaults, strict=True)]
+    else:
+        video = defaults
+    spans = {"min": {r: min(v[r] for v in video) for r in ROLES}, "opt": dict(video[0]),
+             "max": {r: max(v[r] for v in video) for r in ROLES}}
+    for key in ("min", "opt", "max"):
+        text = getattr(s, key)
+        if text:
+            spans[key] = _video_shape(pipe, text, spans[key], f"--{key}")
+    for r in ROLES:
+        lo, mid, hi = spans["min"][r], spans["opt"][r], spans["max"][r]
+        if not lo <= mid <= hi or not all(lo <= v[r] <= hi for v in video):
+            raise UserError(f"shape ranges: {r} must satisfy min <= opt <= max and cover the parity sizes "
+                            f"(min {lo}, opt {mid}, max {hi})")
+    to_roles = lambda v: video_dims(pipe, v["batch"], v["frames"], v["height"], v["width"], v["text_len"])  # noqa: E731
+    return [to_roles(v) for v in video], {k: to_roles(v) for k, v in spans.items()}, {"parity": video, **spans}
+
+
+def run_export(fmt: str, s) -> dict:
+    """Export with ``ExportSettings`` ``s``; returns the manifest."""
+    if fmt not in FORMATS:
+        raise UserError(f"unknown export format {fmt!r}; known: {', '.join(FORMATS)}")
+    if s.dtype not in DTYPES:
+        raise UserError(f"--dtype must be one of {', '.join(DTYPES)}, got {s.dtype!r}")
+    if s.precision and (fmt != "tensorrt" or s.precision not in ("fp16", "bf16", "fp8")):
+        raise UserError("--precision is for tensorrt only: fp16, bf16 or fp8")
+    names = [p.strip() for p in s.parts.split(",") if p.strip()]
+    unknown = [n for n in names if n not in PARTS]
+    if unknown or not names:
+        raise UserError(f"unknown part {unknown[0] if unknown else ''!r}; known: {', '.join(PARTS)}")
+    if s.weights is not None and not s.weights.expanduser().is_dir():
+        raise UserError(f"weights folder not found: {s.weights}")
+    device = torch.device(s.device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise UserError("--device cuda but CUDA is not available here")
+    if fmt == "tensorrt":
+        from vgen_export.core.tensorrt_format import require
+
+        require()
+        if device.type != "cuda":
+            raise UserError("tensorrt export needs --device cuda")
+    backend = registry.get("pipeline", s.pipeline)
+    pipe = backend.factory(weights=s.weights, config=s.config, device=device, dtype=torch.float32)
+    shapes, ranges, video = resolve_shapes(pipe, s)
+    parts = pipeline_parts(pipe, names, device=device)
+    info = {"pipeline": s.pipeline, "weights": str(s.weights) if s.weights else None, "config": s.config,
+            "video_shapes": video}
+    return export_parts(parts, fmt, s.out, dtype=s.dtype, device=device, shapes=shapes, ranges=ranges,
+                        opset=s.opset, tolerance=s.tolerance, precision=s.precision,
+                        timing_cache=s.timing_cache, info=info)

@@ -1,0 +1,75 @@
+"""``vgen-engine.json``: what an engine directory holds (format, parts, files with sha256, shapes, dtype, parity).
+
+``load`` checks everything before any artifact is opened, so a corrupt, partial or mismatched directory fails with
+one line naming the file at fault.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+from vgen.errors import UserError
+
+NAME = "vgen-engine.json"
+VERSION = 1
+
+
+def sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 22), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def file_entries(folder: Path, names: list[str]) -> dict[str, dict]:
+    return {n: {"bytes": (folder / n).stat().st_size, "sha256": sha256(folder / n)} for n in names}
+
+
+def write(folder: Path, manifest: dict) -> Path:
+    from vgen.io.atomic import write_text
+
+    path = folder / NAME
+    write_text(path, json.dumps({"manifest_version": VERSION, **manifest}, indent=2))
+    return path
+
+
+def load(folder: str | Path, engine: str | None = None, verify: bool = True) -> dict:
+    """The manifest of ``folder`` after checking it and every file it lists (sizes, then sha256)."""
+    folder = Path(folder).expanduser()
+    if not folder.is_dir():
+        raise UserError(f"engine directory not found: {folder}")
+    path = folder / NAME
+    if not path.is_file():
+        raise UserError(f"{path}: missing; not an engine directory (make one with vgen export)")
+    try:
+        manifest = json.loads(path.read_text())
+        parts = manifest["parts"]
+        fmt = manifest["format"]
+    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError) as exc:
+        raise UserError(f"{path}: corrupt engine manifest ({type(exc).__name__}: {exc})") from None
+    if engine is not None and fmt != engine:
+        raise UserError(f"{path}: this engine directory holds {fmt} artifacts, not {engine}")
+    for part in parts.values():
+        for name, entry in part["files"].items():
+            file = folder / name
+            if not file.is_file():
+                raise UserError(f"{file}: missing from the engine directory")
+            if file.stat().st_size != entry["bytes"]:
+                raise UserError(f"{file}: corrupt (size {file.stat().st_size} bytes, manifest says {entry['bytes']})")
+            if verify and sha256(file) != entry["sha256"]:
+                raise UserError(f"{file}: corrupt (sha256 differs from the manifest)")
+    return manifest
+
+
+def check_model(folder: Path, manifest: dict, part: str, signature: str, pipeline: str | None = None) -> None:
+    """The engine's part must come from a model with the same weight names/shapes/config as the loaded one."""
+    path = Path(folder) / NAME
+    if pipeline and manifest.get("pipeline") not in (None, pipeline):
+        raise UserError(f"{path}: exported from pipeline {manifest['pipeline']!r}, not {pipeline!r}")
+    want = manifest["parts"][part].get("signature")
+    if want and want != signature:
+        raise UserError(f"{path}: {part} was exported from a different model configuration than the one loaded "
+                        f"(signature {want} vs {signature})")

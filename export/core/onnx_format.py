@@ -1,0 +1,114 @@
+"""ONNX: torch.onnx (dynamo) export with symbolic axes, checked with onnx.checker, run by onnxruntime."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from pathlib import Path
+
+import numpy as np
+import torch
+from vgen_export.core.parts import Part
+
+from vgen.errors import UserError
+
+MIN_OPSET = 18
+EXTERNAL_DATA_BYTES = 2 * 1024**3  # protobuf's limit: bigger models keep their weights in a .data file beside the graph
+
+
+def require(module: str, package: str):
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise UserError(f"{module} is not installed: pip install {package}") from None
+
+
+def dynamic_shapes(part: Part) -> tuple:
+    """Every role axis symbolic (torch.export works out which ones are equal)."""
+    dim = torch.export.Dim.DYNAMIC
+    # one entry: CallModule.forward takes the tensors as *args
+    return (tuple({axis: dim for axis, s in enumerate(spec.shape) if isinstance(s, str)} for spec in part.inputs),)
+
+
+def param_bytes(module: torch.nn.Module) -> int:
+    return sum(t.numel() * t.element_size() for t in module.state_dict().values())
+
+
+def export(part: Part, example: list[torch.Tensor], folder: Path, opset: int = MIN_OPSET) -> list[str]:
+    """Write ``<part>.onnx`` (+ ``<part>.onnx.data`` when over 2 GB) into ``folder``; returns the file names."""
+    require("onnxscript", "onnxscript")
+    onnx = require("onnx", "onnx")
+    if opset < MIN_OPSET:
+        raise UserError(f"--opset must be >= {MIN_OPSET} for the dynamo exporter, got {opset}")
+    path = folder / f"{part.name}.onnx"
+    external = param_bytes(part.module) > EXTERNAL_DATA_BYTES
+    quiet = io.StringIO()
+    with contextlib.redirect_stdout(quiet), torch.no_grad():
+        program = torch.onnx.export(part.module.eval(), tuple(example), input_names=part.input_names,
+                                    output_names=[part.output], opset_version=opset, dynamo=True,
+                                    dynamic_shapes=dynamic_shapes(part), verbose=False)
+        program.save(str(path), external_data=external)
+    onnx.checker.check_model(str(path))  # the path form also checks graphs whose weights are external
+    files = [path.name]
+    files += sorted(p.name for p in folder.glob(f"{part.name}.onnx.*") if p.name != path.name)
+    return files
+
+
+def providers(device: torch.device) -> list[str]:
+    ort = require("onnxruntime", "onnxruntime (or onnxruntime-gpu for CUDA)")
+    available = ort.get_available_providers()
+    if device.type == "cuda":
+        if "CUDAExecutionProvider" not in available:
+            raise UserError("onnxruntime here has no CUDA provider: pip uninstall onnxruntime && "
+                            "pip install onnxruntime-gpu")
+        return [("CUDAExecutionProvider", {"device_id": device.index or 0}), "CPUExecutionProvider"]
+    return ["CPUExecutionProvider"]
+
+
+_NP = {torch.float32: np.float32, torch.float16: np.float16, torch.int64: np.int64, torch.int32: np.int32,
+       torch.bool: np.bool_, torch.float64: np.float64}
+_ORT_TYPES = {"tensor(float)": torch.float32, "tensor(float16)": torch.float16, "tensor(double)": torch.float64}
+
+
+class Runner:
+    """Runs ``<part>.onnx`` on torch tensors; on CUDA the tensors are bound in place (no host copies)."""
+
+    def __init__(self, folder: Path, part: dict, device: torch.device):
+        ort = require("onnxruntime", "onnxruntime (or onnxruntime-gpu for CUDA)")
+        self.device = torch.device(device)
+        options = ort.SessionOptions()
+        options.log_severity_level = 3
+        self.session = ort.InferenceSession(str(folder / f"{part['name']}.onnx"), options,
+                                            providers=providers(self.device))
+        self.inputs = [i.name for i in self.session.get_inputs()]
+        self.output = self.session.get_outputs()[0].name
+        self.out_dtype = _ORT_TYPES.get(self.session.get_outputs()[0].type, torch.float32)
+        self._out_shapes: dict[tuple, tuple] = {}
+        self.provider = self.session.get_providers()[0]
+
+    def __call__(self, tensors: list[torch.Tensor]) -> torch.Tensor:
+        if self.device.type != "cuda":
+            feed = {n: t.detach().cpu().contiguous().numpy() for n, t in zip(self.inputs, tensors, strict=True)}
+            return torch.from_numpy(self.session.run([self.output], feed)[0])
+        return self._run_cuda([t.contiguous() for t in tensors])
+
+    def _run_cuda(self, tensors: list[torch.Tensor]) -> torch.Tensor:
+        binding = self.session.io_binding()
+        index = self.device.index or 0
+        for name, t in zip(self.inputs, tensors, strict=True):
+            binding.bind_input(name, "cuda", index, _NP[t.dtype], list(t.shape), t.data_ptr())
+        key = tuple(tuple(t.shape) for t in tensors)
+        if key not in self._out_shapes:  # first call at these sizes: let onnxruntime allocate, learn the shape
+            binding.bind_output(self.output, "cuda", index)
+            torch.cuda.current_stream(self.device).synchronize()
+            self.session.run_with_iobinding(binding)
+            value = binding.get_outputs()[0]
+            self._out_shapes[key] = tuple(value.shape())
+            return torch.from_numpy(value.numpy()).to(self.device)
+        out = torch.empty(self._out_shapes[key], dtype=self.out_dtype, device=self.device)
+        binding.bind_output(self.output, "cuda", index, _NP[out.dtype], list(out.shape), out.data_ptr())
+        torch.cuda.current_stream(self.device).synchronize()
+        self.session.run_with_iobinding(binding)
+        return out

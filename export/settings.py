@@ -1,0 +1,34 @@
+"""The ``[export]`` recipe section (env ``VGEN_EXPORT_*``); CLI flags of ``vgen export`` override it.
+
+Shapes are written ``"batch=1,frames=5,height=32,width=48,text_len=16"`` in video units (frames and pixels);
+``shapes`` holds the two parity-gate sizes separated by ``;``; ``min``/``opt``/``max`` span TensorRT's profile.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from vgen.settings import section
+
+
+@section("export")
+class ExportSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="VGEN_EXPORT_", extra="forbid")
+
+    pipeline: str = "hunyuan-video"  # registered pipeline family
+    weights: Path | None = None  # diffusers-layout folder; unset builds random weights from `config`
+    config: str | None = None  # preset for random weights (e.g. "tiny")
+    parts: str = "dit,vae_decoder"  # what to export: dit, vae_decoder
+    dtype: str = "fp32"  # fp32 | fp16 | bf16: the artifact's precision
+    precision: str | None = None  # TensorRT only: fp16 | bf16 | fp8 builder flags (default: dtype)
+    device: str = "cpu"  # cpu | cuda[:N]: where the parity gate (and AOTI's code) runs
+    opset: int = 18  # ONNX opset (>= 18)
+    shapes: str | None = None  # two parity sizes "a;b"; default: two small sizes of the pipeline
+    min: str | None = None  # TensorRT profile: smallest sizes (default: spans the parity sizes)
+    opt: str | None = None
+    max: str | None = None
+    tolerance: float | None = None  # max relative error of the gate (default by dtype: fp32 1e-4, fp16 2e-2)
+    timing_cache: Path | None = None  # TensorRT timing cache file, read and updated
+    out: Path = Path("engines")
