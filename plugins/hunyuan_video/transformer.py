@@ -360,7 +360,7 @@ class HunyuanVideoTransformer3DModel(nn.Module):
     def forward(self, hidden_states: torch.Tensor, timestep: torch.Tensor, encoder_hidden_states: torch.Tensor,
                 encoder_attention_mask: torch.Tensor | None = None, pooled_projections: torch.Tensor | None = None,
                 guidance: torch.Tensor | None = None) -> torch.Tensor:
-        """Velocity (B, out_channels, T, H, W) for latents (B, in_channels, T, H, W).
+        """Velocity (B, out_channels, T, H, W), in the weights' dtype, for latents (B, in_channels, T, H, W).
 
         timestep: (B,) or scalar, sigma * 1000. encoder_hidden_states: (B, Lt, text_embed_dim) LLM states;
         encoder_attention_mask: (B, Lt), 1/True for real tokens. pooled_projections: (B, pooled_projection_dim).
@@ -378,6 +378,9 @@ class HunyuanVideoTransformer3DModel(nn.Module):
             guidance = torch.as_tensor(guidance, device=hidden_states.device).reshape(-1).expand(batch)
         if pooled_projections is None:
             raise UserError("pooled_projections (the CLIP pooled text embedding) is required")
+        dtype = self.x_embedder.proj.weight.dtype  # inputs follow the weights (no-op when they match)
+        hidden_states, encoder_hidden_states, pooled_projections = (
+            t.to(dtype) for t in (hidden_states, encoder_hidden_states, pooled_projections))
 
         # 1. drop text positions that are padding in every sample; no mask at all when nothing padded is left
         #    (both depend on the mask's values, so an exported graph keeps the full mask: same result)

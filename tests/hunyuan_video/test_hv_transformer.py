@@ -193,3 +193,41 @@ def test_gradients_match_diffusers(saved):
                  "context_embedder.token_refiner.refiner_blocks.0.attn.to_q.weight", "norm_out.linear.weight",
                  "time_text_embed.guidance_embedder.linear_1.weight", "x_embedder.proj.weight"):
         assert _rel(p[name].grad, p_ref[name].grad) <= 1e-5, name
+
+
+def test_benchmark_runs_on_cpu_with_a_tiny_config(capsys):
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "hunyuan_dit.py"
+    spec = importlib.util.spec_from_file_location("hunyuan_dit_benchmark", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    bench.main(["--device", "cpu", "--dtype", "fp32", "--layers", "1", "--single-layers", "1", "--heads", "2",
+                "--head-dim", "16", "--text-dim", "32", "--pooled-dim", "16", "--frames", "2", "--height", "4",
+                "--width", "6", "--text-tokens", "8", "--valid-tokens", "5", "--warmup", "1", "--iters", "1"])
+    out = capsys.readouterr().out
+    assert "| diffusers |" in out and "| vgen |" in out and "device: CPU" in out
+    rel = float(out.rsplit("max|diffusers| = ", 1)[1].split()[0])
+    assert rel <= 1e-5
+
+
+@pytest.mark.slow
+def test_compiled_blocks_match_eager(saved):
+    model = _load(saved[0])
+    inputs = _inputs(*SHAPES[0])
+    with torch.no_grad():
+        eager = model(**inputs)
+        model.compile_repeated_blocks(fullgraph=True)
+        assert _rel(model(**inputs), eager) <= 1e-5
+
+
+@pytest.mark.gpu
+def test_bf16_on_gpu_close_to_diffusers(saved):
+    folder, _ = saved
+    ref = DiffusersDiT.from_pretrained(folder, torch_dtype=torch.bfloat16).cuda().eval()
+    model = HunyuanVideoTransformer3DModel.from_pretrained(folder, dtype=torch.bfloat16, device="cuda").eval()
+    inputs = {k: (v.cuda().bfloat16() if v.is_floating_point() and k not in ("timestep", "guidance") else v.cuda())
+              for k, v in _inputs(*SHAPES[2]).items()}
+    with torch.no_grad():
+        assert _rel(model(**inputs).float(), ref(**inputs, return_dict=False)[0].float()) <= 3e-2
