@@ -139,6 +139,7 @@ def _exclusive(out: Path):
 
 
 def _generate(out: Path, num: int, settings: ShapesSettings, workers: int | None, progress) -> dict:
+    ManifestAppender(out / MANIFEST).close()  # drops a line cut short by a crash
     have = done_indices(out)
     todo = [i for i in range(num) if i not in have]
     workers = max(1, min(workers or os.cpu_count() or 1, len(todo) or 1))

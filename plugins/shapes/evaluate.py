@@ -63,8 +63,8 @@ def score_file(video: Path, prompt: str) -> dict:
 
 def summarise(results: list[dict]) -> dict:
     """Accuracy (fraction) of each attribute for one-object, two-object and all prompts."""
-    groups = {"one object": [r for r in results if r["n_objects"] == 1],
-              "two objects": [r for r in results if r["n_objects"] == 2], "all": results}
+    groups = {"1 object": [r for r in results if r["n_objects"] == 1],
+              "2 objects": [r for r in results if r["n_objects"] == 2], "all": results}
     out = {}
     for name, rows in groups.items():
         entry: dict = {"n": len(rows)}

@@ -13,7 +13,7 @@ eval_app = typer.Typer(help="Score generated videos automatically.", no_args_is_
 
 
 def _pct(value) -> str:
-    return "-" if value is None else f"{100 * value:.1f}%"
+    return "-" if value is None else f"{100 * value:.1f}"
 
 
 @eval_app.command("shapes")
@@ -22,6 +22,7 @@ def shapes(
     json_out: Path = typer.Option(None, "--json", help="Where to write the scores (default FOLDER/shapes_eval.json)."),
 ):
     """Score every video in FOLDER against its prompt: colour, shape, size, motion, all-correct (and sound)."""
+    from rich import box
     from rich.table import Table
     from vgen_plugins.shapes.evaluate import ATTRIBUTES, SOUND, evaluate
 
@@ -31,10 +32,10 @@ def shapes(
     report = evaluate(folder)
     summary = report["summary"]
     sound = any("n_sound" in s for s in summary.values())
-    table = Table(title=f"shapes eval: {folder}")
+    table = Table(title=f"shapes eval (% correct): {folder}", box=box.SIMPLE_HEAD)
     columns = ["prompts", "n", *ATTRIBUTES] + (list(SOUND) if sound else [])
     for col in columns:
-        table.add_column(col.replace("_", "-"), justify="left" if col == "prompts" else "right")
+        table.add_column(col.replace("_", "-"), justify="left" if col == "prompts" else "right", no_wrap=True)
     for name, s in summary.items():
         if s["n"]:
             table.add_row(name, str(s["n"]), *(_pct(s[k]) for k in ATTRIBUTES),
