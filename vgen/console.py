@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 
 from rich.console import Console
@@ -14,7 +15,8 @@ class State:
 
 
 state = State()
-out = Console(soft_wrap=True)
+# piped output (files, tests, CI logs) gets wide tables rather than names cut to fit 80 columns
+out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
 err = Console(stderr=True, soft_wrap=True)
 
 

@@ -14,11 +14,11 @@ recipes_app = typer.Typer(help="List and show recipes (validated, fully resolved
 @recipes_app.command("list")
 def list_recipes():
     """Names of the recipes that ship with vgen."""
-    from vgen import console, settings
+    from vgen import settings
 
     for name in settings.recipe_names():
         path, data = settings.read_recipe(name)
-        console.out.print(f"{name}\t{data.get('description', '')}", markup=False, highlight=False)
+        typer.echo(f"{name}\t{data.get('description', '')}")
 
 
 @recipes_app.command("show")
