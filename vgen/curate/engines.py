@@ -95,9 +95,10 @@ def _run_ray(pending: list, args: list, settings, on_done: OnDone) -> None:
             ready, _ = ray.wait(list(refs), num_returns=1)
             item = refs.pop(ready[0])
             try:
-                on_done(item, ray.get(ready[0]), None)
-            except ray.exceptions.RayError as exc:
-                on_done(item, None, f"{type(exc).__name__}: {str(exc).splitlines()[0]}")
+                records, error = ray.get(ready[0]), None
+            except ray.exceptions.RayError as exc:  # the task's worker died: recorded, retried by the next run
+                records, error = None, f"{type(exc).__name__}: {str(exc).splitlines()[0]}"
+            on_done(item, records, error)
     except BaseException:
         for ref in refs:
             ray.cancel(ref, force=True)
