@@ -461,7 +461,12 @@ class Trainer:
             write_text(out / "recipe.json", json.dumps(self.recipe, indent=2, default=str))
         logger = Logger(out, self.d.main, s.total_steps, self.step, s.tensorboard)
         first_loss = last_loss = None
+        final_eval: dict = {}
         try:
+            if self.step == 0 and s.eval_every:
+                initial = self.evaluate()  # the untrained model's PSNR, the baseline of the curve
+                if initial:
+                    logger.log({"step": 0, **initial})
             t0, since = time.perf_counter(), 0
             acc = {"samples": 0, "tokens": 0}
             end = min(s.total_steps, stop_at) if stop_at else s.total_steps
@@ -473,7 +478,8 @@ class Trainer:
                 acc["tokens"] += record["tokens"]
                 since += 1
                 if s.eval_every and self.step % s.eval_every == 0:
-                    record.update(self.evaluate())
+                    final_eval = self.evaluate()
+                    record.update(final_eval)
                 if since >= s.log_every or self.step == s.total_steps:
                     dt = max(1e-9, time.perf_counter() - t0)
                     record["samples_per_s"] = acc["samples"] / dt
@@ -487,9 +493,10 @@ class Trainer:
             if self.step < s.total_steps:  # stopped early
                 self.save_checkpoint()
                 return {"steps": self.step, "stopped": True, "first_loss": first_loss, "last_loss": last_loss}
-            final_eval = self.evaluate()
-            if final_eval:
-                logger.log({"step": self.step, **final_eval})
+            if not (s.eval_every and self.step % s.eval_every == 0):  # not just evaluated
+                final_eval = self.evaluate()
+                if final_eval:
+                    logger.log({"step": self.step, **final_eval})
             self.save_checkpoint()
         finally:
             logger.close()
