@@ -179,9 +179,9 @@ class TokenRefiner(nn.Module):
     def forward(self, text: torch.Tensor, timestep: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
         if mask is None:
             pooled = text.mean(dim=1)
-        else:  # mean over the valid tokens, in float32
+        else:  # mean over the valid tokens, in float32 (an empty prompt, e.g. a CFG negative, pools to zero, not NaN)
             weights = mask.float().unsqueeze(-1)
-            pooled = ((text * weights).sum(dim=1) / weights.sum(dim=1)).to(text.dtype)
+            pooled = ((text * weights).sum(dim=1) / weights.sum(dim=1).clamp_min(1.0)).to(text.dtype)
             # a valid query attends to the valid keys; key 0 always stays visible so no row is empty
             mask = mask.clone()
             mask[:, 0] = True

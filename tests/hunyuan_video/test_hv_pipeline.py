@@ -198,3 +198,16 @@ def test_13b_recipe_builds_on_meta():
     assert vgen.load("hunyuan-video", config="13b", device="meta").vae.config.block_out_channels == \
         (128, 256, 512, 512)
     assert main(["recipes", "show", "hunyuan-video-13b"]) == 0
+
+
+def test_empty_negative_prompt_gives_finite_frames():
+    """CFG with the default empty negative prompt: the tiny template crop leaves no valid text token."""
+    import torch
+
+    from vgen.sample import generate
+    from vgen_plugins.hunyuan_video.pipeline import HunyuanVideoPipeline
+
+    pipe = HunyuanVideoPipeline.from_config("tiny")
+    result = generate(pipe, ["a cat"], steps=2, guidance=3.0, negative="", frames=5, height=32, width=32, seed=0,
+                      progress=False)
+    assert torch.isfinite(torch.as_tensor(result.frames)).all()
