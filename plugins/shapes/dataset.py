@@ -15,6 +15,8 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import numpy as np
+
 from vgen.errors import UserError
 from vgen.io.atomic import write_text
 from vgen.io.manifest import ClipRecord, ManifestAppender, iter_manifest, write_manifest
@@ -32,6 +34,9 @@ class ShapesSettings:
     audio: bool = False  # mux the 16 kHz sound track as AAC
     two_object_fraction: float = 0.5  # share of clips with two objects
     crf: int = 18  # H.264 quality (lower is better)
+    # "full": the training caption names size and background; "mixed": one of the four forms the grammar allows,
+    # drawn per clip, so a model trained on it follows prompts that leave size or background out
+    caption_form: str = "full"
 
     def validate(self) -> None:
         from vgen.errors import check_frames_4k1
@@ -43,6 +48,8 @@ class ShapesSettings:
             raise UserError(f"--frames must be at least 5 for moving objects, got {self.frames}")
         if not self.fps > 0:
             raise UserError(f"--fps must be positive, got {self.fps}")
+        if self.caption_form not in ("full", "mixed"):
+            raise UserError(f"--caption-form must be full or mixed, got {self.caption_form!r}")
         if not 0.0 <= self.two_object_fraction <= 1.0:
             raise UserError(f"--two-object-fraction must be in [0, 1], got {self.two_object_fraction}")
 
@@ -64,9 +71,14 @@ def make_clip(index: int, settings: ShapesSettings, out: str) -> dict:
     rel = clip_name(index)
     write_video(Path(out) / rel, frames, settings.fps, audio=audio, crf=settings.crf)
     labels = {"dataset": "shapes", "index": index, "seed": settings.seed, **scene.to_labels()}
+    variants = caption_variants(scene)
+    text = caption(scene)
+    if settings.caption_form == "mixed":  # its own stream: the scene of clip i stays the same either way
+        forms = sorted(variants)
+        text = variants[forms[np.random.default_rng((settings.seed, index, 1)).integers(len(forms))]]
     record = ClipRecord(path=rel, fps=settings.fps, width=settings.size, height=settings.size,
-                        frames=settings.frames, end=settings.frames / settings.fps, caption=caption(scene),
-                        captions=caption_variants(scene), labels=labels, audio=settings.audio)
+                        frames=settings.frames, end=settings.frames / settings.fps, caption=text,
+                        captions=variants, labels=labels, audio=settings.audio)
     return record.model_dump()
 
 

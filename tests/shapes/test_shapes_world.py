@@ -210,3 +210,17 @@ def test_scorer_on_rendered_frames_and_wrong_prompts():
     assert one["extra_objects"] == 1 and not one["all_correct"] and one["colour"]
     empty = score_video(np.zeros_like(frames), caption(scene))
     assert empty["missing_objects"] == 2 and not empty["all_correct"]
+
+
+def test_mixed_caption_forms_vary_and_parse(tmp_path):
+    from vgen_plugins.shapes.dataset import ShapesSettings, make_clip
+    from vgen_plugins.shapes.prompts import parse_prompt
+
+    settings = ShapesSettings(caption_form="mixed")
+    records = [make_clip(i, settings, str(tmp_path)) for i in range(24)]
+    forms = {next(k for k, v in r["captions"].items() if v == r["caption"]) for r in records}
+    assert len(forms) >= 3  # several of full / no_size / no_background / minimal
+    for r in records:
+        parse_prompt(r["caption"])
+    again = make_clip(5, settings, str(tmp_path / "again"))
+    assert again["caption"] == records[5]["caption"]

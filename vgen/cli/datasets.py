@@ -21,6 +21,9 @@ def shapes(
     seed: int = typer.Option(0, "--seed", help="Clip i depends only on (seed, i)."),
     audio: bool = typer.Option(False, "--audio/--no-audio", help="Add the 16 kHz sound track (AAC)."),
     two_object_fraction: float = typer.Option(0.5, "--two-object-fraction", help="Share of two-object clips."),
+    caption_form: str = typer.Option("full", "--caption-form",
+                                     help="full: captions name size and background; mixed: one of the grammar's "
+                                          "four forms per clip (for training)."),
     workers: int = typer.Option(0, "--workers", "-w", help="Worker processes (0: one per CPU core)."),
 ):
     """Write NUM shapes-world clips with captions and structured labels (deterministic, resumable)."""
@@ -30,7 +33,7 @@ def shapes(
     from vgen import console
 
     settings = ShapesSettings(size=size, frames=frames, fps=fps, seed=seed, audio=audio,
-                              two_object_fraction=two_object_fraction)
+                              two_object_fraction=two_object_fraction, caption_form=caption_form)
     with Progress(TextColumn("shapes"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                   console=console.err, disable=console.state.quiet, transient=True) as bar:
         task = bar.add_task("clips", total=None)

@@ -68,6 +68,7 @@ def cache_command(
     recipe: str | None = typer.Option(None, "--recipe", "-r", help="Recipe with a [train] section."),
     out: Path = typer.Option(..., help="Cache folder to write (replaced atomically)."),
     data: Path | None = typer.Option(None, help="Manifest (manifest.jsonl or its folder)."),
+    weights: Path | None = typer.Option(None, help="Pipeline folder whose VAE and text encoder encode the clips."),
     set_values: list[str] | None = typer.Option(None, "--set", help="Any [train] field: FIELD=VALUE (JSON value)."),
 ):
     """Precompute VAE latents + text embeddings of every (clip, bucket) the stages use, as safetensors shards."""
@@ -75,7 +76,7 @@ def cache_command(
     from vgen.errors import UserError
     from vgen.train.cache import build_cache
 
-    s = _settings(recipe, set_values, data=data)
+    s = _settings(recipe, set_values, data=data, weights=weights)
     if s.data is None:
         raise UserError("vgen train cache needs clips: --data MANIFEST or train.data in the recipe")
     result = build_cache(s, out)
