@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import io
+import logging
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +34,20 @@ def dynamic_shapes(part: Part) -> tuple:
     return (tuple({axis: dim for axis, s in enumerate(spec.shape) if isinstance(s, str)} for spec in part.inputs),)
 
 
+@contextlib.contextmanager
+def _quiet():
+    """torch.onnx prints progress lines and warns about optional torchvision ops: keep vgen's output readable."""
+    log = logging.getLogger("torch.onnx")
+    level = log.level
+    log.setLevel(logging.ERROR)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        log.setLevel(level)
+
+
 def param_bytes(module: torch.nn.Module) -> int:
     return sum(t.numel() * t.element_size() for t in module.state_dict().values())
 
@@ -44,8 +60,7 @@ def export(part: Part, example: list[torch.Tensor], folder: Path, opset: int = M
         raise UserError(f"--opset must be >= {MIN_OPSET} for the dynamo exporter, got {opset}")
     path = folder / f"{part.name}.onnx"
     external = param_bytes(part.module) > EXTERNAL_DATA_BYTES
-    quiet = io.StringIO()
-    with contextlib.redirect_stdout(quiet), torch.no_grad():
+    with _quiet(), torch.no_grad():
         program = torch.onnx.export(part.module.eval(), tuple(example), input_names=part.input_names,
                                     output_names=[part.output], opset_version=opset, dynamo=True,
                                     dynamic_shapes=dynamic_shapes(part), verbose=False)

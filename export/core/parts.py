@@ -59,10 +59,10 @@ class Part:
         return {s for i in self.inputs for s in i.shape if isinstance(s, str)}
 
     def cast(self, dtype: torch.dtype) -> Part:
-        """The part at another float precision (its floating inputs follow)."""
+        """The part at another float precision; its floating inputs follow (as pipelines cast them to the model's)."""
         self.module.to(dtype)
         for spec in self.inputs:
-            if dtype_of(spec.dtype).is_floating_point and spec.kind == "normal":
+            if dtype_of(spec.dtype).is_floating_point:
                 spec.dtype = dtype_name(dtype)
         return self
 

@@ -56,6 +56,8 @@ class EngineModule(torch.nn.Module):
         super().__init__()
         self.call = call
         self._device, self._dtype = device, dtype
+        # an empty parameter: pipelines read their device/dtype from next(transformer.parameters())
+        self.anchor = torch.nn.Parameter(torch.empty(0, device=device, dtype=dtype), requires_grad=False)
         object.__setattr__(self, "_shell", original)  # not a submodule: its (released) weights stay out of sight
 
     def forward(self, *args, **kwargs):
@@ -73,7 +75,10 @@ class EngineModule(torch.nn.Module):
         try:
             return super().__getattr__(name)
         except AttributeError:
-            return getattr(self.__dict__["_shell"], name)
+            shell = self.__dict__.get("_shell")
+            if shell is None:
+                raise
+            return getattr(shell, name)
 
 
 def _device_dtype(module: torch.nn.Module) -> tuple[torch.device, torch.dtype]:

@@ -1,0 +1,122 @@
+"""The generic export machinery on a small real module: named inputs, symbolic axes, gate, manifest, messages."""
+
+import json
+import sys
+
+import pytest
+import torch
+from vgen_export.core.exporting import export_parts
+from vgen_export.core.parity import ParityError
+from vgen_export.core.parts import CallModule, InputSpec, Part
+
+from vgen.cli import main
+from vgen.errors import UserError
+
+
+class Denoiser(torch.nn.Module):
+    """A DiT-shaped module: latents (B, C, T, H, W) + timestep + masked text; patchify, attend, unpatchify."""
+
+    def __init__(self, cheat: bool = False):
+        super().__init__()
+        self.patch = torch.nn.Conv3d(4, 16, (1, 2, 2), (1, 2, 2))
+        self.text = torch.nn.Linear(8, 16)
+        self.out = torch.nn.Linear(16, 16)
+        self.cheat = cheat
+
+    def forward(self, hidden_states, timestep, encoder_hidden_states, encoder_attention_mask):
+        b, _, t, h, w = hidden_states.shape
+        x = self.patch(hidden_states).flatten(2).transpose(1, 2)
+        seq = torch.cat([x, self.text(encoder_hidden_states)], dim=1)
+        keep = torch.cat([encoder_attention_mask.new_ones(b, x.shape[1]), encoder_attention_mask], 1).bool()
+        y = torch.nn.functional.scaled_dot_product_attention(seq[:, None], seq[:, None], seq[:, None],
+                                                             attn_mask=keep[:, None, None, :])[:, 0]
+        y = self.out(y[:, : x.shape[1]] + timestep[:, None, None] / 1000)
+        if self.cheat and torch.compiler.is_exporting():  # an artifact that differs from eager: the gate must see it
+            y = y + 1
+        y = y.reshape(b, t, h // 2, w // 2, 4, 2, 2).permute(0, 4, 1, 2, 5, 3, 6)
+        return y.reshape(b, 4, t, h, w)
+
+
+def _part(cheat=False):
+    inputs = [InputSpec("hidden_states", ["batch", 4, "frames", "height", "width"], "float32", "normal"),
+              InputSpec("timestep", ["batch"], "float32", "scalar"),
+              InputSpec("encoder_hidden_states", ["batch", "text_len", 8], "float32", "normal"),
+              InputSpec("encoder_attention_mask", ["batch", "text_len"], "int64", "mask")]
+    module = Denoiser(cheat)
+    return Part("dit", CallModule(module, "forward", [i.name for i in inputs]), inputs,
+                multiples={"height": 2, "width": 2})
+
+
+SHAPES = [{"batch": 1, "frames": 2, "height": 4, "width": 6, "text_len": 3},
+          {"batch": 3, "frames": 1, "height": 8, "width": 2, "text_len": 5}]
+
+
+def test_onnx_export_of_a_module_with_named_inputs_and_dynamic_axes(tmp_path):
+    import onnx
+
+    manifest = export_parts([_part()], "onnx", tmp_path / "e", shapes=SHAPES)
+    model = onnx.load(str(tmp_path / "e" / "dit.onnx"))
+    assert model.opset_import[0].version >= 18
+    dims = {i.name: [d.dim_param or d.dim_value for d in i.type.tensor_type.shape.dim] for i in model.graph.input}
+    assert list(dims) == ["hidden_states", "timestep", "encoder_hidden_states", "encoder_attention_mask"]
+    assert dims["hidden_states"][1] == 4 and all(isinstance(d, str) for d in dims["hidden_states"][2:])
+    assert dims["encoder_hidden_states"][2] == 8  # the fixed axes stay fixed, every role axis is symbolic
+    assert all(isinstance(d, str) for d in dims["encoder_hidden_states"][:2] + dims["encoder_attention_mask"])
+    parity = manifest["parts"]["dit"]["parity"]
+    assert [r["dims"] for r in parity] == SHAPES and all(r["max_rel"] <= 1e-4 for r in parity)
+    on_disk = json.loads((tmp_path / "e" / "vgen-engine.json").read_text())
+    assert on_disk["parts"]["dit"]["files"]["dit.onnx"]["bytes"] == (tmp_path / "e" / "dit.onnx").stat().st_size
+
+
+def test_fp16_export_passes_its_own_tolerance(tmp_path):
+    manifest = export_parts([_part()], "onnx", tmp_path / "e", shapes=SHAPES, dtype="fp16")
+    part = manifest["parts"]["dit"]
+    assert part["inputs"][0]["dtype"] == "float16" and part["inputs"][3]["dtype"] == "int64"
+    assert manifest["tolerance"] == pytest.approx(2e-2)
+
+
+def test_parity_gate_fails_the_export_and_writes_nothing(tmp_path, capsys):
+    with pytest.raises(ParityError, match=r"parity gate failed: dit \(onnx\) at batch=1.* > tolerance"):
+        export_parts([_part(cheat=True)], "onnx", tmp_path / "e", shapes=SHAPES)
+    assert not (tmp_path / "e").exists() and not list(tmp_path.iterdir())
+    assert "max abs error" in capsys.readouterr().err
+
+
+def test_missing_packages_are_named(monkeypatch, tmp_path):
+    from vgen_export.core import onnx_format
+
+    monkeypatch.setitem(sys.modules, "tensorrt", None)  # import tensorrt -> ImportError
+    with pytest.raises(UserError, match="pip install tensorrt"):
+        export_parts([_part()], "tensorrt", tmp_path / "e", shapes=SHAPES)
+    import onnxruntime
+
+    if "CUDAExecutionProvider" not in onnxruntime.get_available_providers():
+        with pytest.raises(UserError, match="pip install onnxruntime-gpu"):
+            onnx_format.providers(torch.device("cuda"))
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)
+    with pytest.raises(UserError, match="pip install onnxruntime"):
+        onnx_format.providers(torch.device("cpu"))
+
+
+def test_cli_one_line_errors(capsys):
+    for argv, needle in ((["export", "tflite", "--config", "tiny"], "unknown export format 'tflite'"),
+                         (["export", "onnx", "--config", "tiny", "--parts", "dit,unet"], "unknown part 'unet'"),
+                         (["export", "onnx", "--config", "tiny", "--shapes", "frames=6;frames=9"], "frames must be 4k+1"),
+                         (["export", "onnx", "--config", "tiny", "--dtype", "int8"], "--dtype must be one of")):
+        capsys.readouterr()
+        assert main(argv) == 2
+        err = capsys.readouterr().err.strip()
+        assert needle in err and len(err.splitlines()) == 1, err
+
+
+def test_doctor_lists_every_exporter():
+    from vgen.cli.doctor import checks
+
+    rows = {r["item"]: r for r in checks()}
+    for name in ("onnx", "tensorrt", "aoti"):
+        assert f"exporter {name}" in rows
+    assert rows["exporter onnx"]["ok"] and "onnxruntime" in rows["exporter onnx"]["detail"]
+    try:
+        import tensorrt  # noqa: F401
+    except ImportError:
+        assert not rows["exporter tensorrt"]["ok"] and "pip install tensorrt" in rows["exporter tensorrt"]["detail"]
