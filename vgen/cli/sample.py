@@ -46,6 +46,8 @@ def sample_command(
     image: Path | None = typer.Option(None, help="Image-to-video: the first frame."),
     offload: str | None = typer.Option(None, help="model | sequential: weights visit the GPU only when used."),
     attention: str | None = typer.Option(None, help="Attention backend (vgen.nn.attention)."),
+    engine: str | None = typer.Option(None, help="torch | onnx | tensorrt | aoti: run artifacts of vgen export."),
+    engine_dir: Path | None = typer.Option(None, help="Engine directory written by vgen export."),
     vae_tiling: str | None = typer.Option(None, help="auto | on | off."),
     cfg_batch: bool | None = typer.Option(None, "--cfg-batch/--no-cfg-batch", help="Batch cond and uncond."),
     preview: bool | None = typer.Option(None, "--preview/--no-preview", help="Also write a PNG strip."),
@@ -62,7 +64,7 @@ def sample_command(
                      negative=negative, guidance_interval=_interval(guidance_interval), seed=seed or None,
                      frames=frames, height=height, width=width, fps=fps, dtype=dtype, device=device, out=out,
                      image=image, offload=offload, attention=attention, vae_tiling=vae_tiling, cfg_batch=cfg_batch,
-                     preview=preview)
+                     preview=preview, engine=engine, engine_dir=engine_dir)
     if from_sidecar is not None:
         if prompts or prompts_file:
             raise UserError("--from reruns a sidecar's prompt; give no other prompts")

@@ -143,6 +143,10 @@ def load_pipeline(s: SampleSettings):
         pipe = backend.factory(**kwargs)
     finally:
         torch.random.set_rng_state(state)
+    if s.engine != "torch" or s.engine_dir is not None:  # exported artifacts stand in for the DiT / VAE decoder
+        from vgen_export.runtimes import apply_engine
+
+        pipe = apply_engine(pipe, s.engine, s.engine_dir, device=device)
     return pipe, device, dtype
 
 

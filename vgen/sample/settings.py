@@ -41,6 +41,8 @@ class SampleSettings(BaseSettings):
     # memory
     offload: Literal["model", "sequential"] | None = None
     attention: str | None = None  # attention backend (vgen.nn.attention)
+    engine: Literal["torch", "onnx", "tensorrt", "aoti"] = "torch"  # run exported DiT/VAE decoder (vgen export)
+    engine_dir: Path | None = None  # the engine directory vgen export wrote
     vae_tiling: Literal["auto", "on", "off"] = "auto"
     tile_above: int = 17 * 512 * 512  # auto tiling when frames * height * width exceeds this
     # outputs
