@@ -176,11 +176,11 @@ NULL_TEXT = "null_text.safetensors"
 
 
 def _text_to_tensors(prefix: str, text: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    return {f"{prefix}.text.{k}": v.detach().cpu().contiguous() for k, v in text.items()}
+    return {f"{prefix}.text.{k}": v.detach().cpu().clone() for k, v in text.items()}
 
 
 def write_cache(pipe, clips: list[Clip], stages, out: Path, shard_size: int, meta: dict, device=None,
-                dtype=None) -> dict:
+                dtype=None, encode_batch: int = 32) -> dict:
     """Encode every (clip, bucket) the stages use into safetensors shards: latents (the posterior mean) and
     text embeddings (whatever ``pipe.encode_prompt`` returns), plus the "" embedding for caption dropout."""
     from safetensors.torch import save_file
@@ -204,24 +204,35 @@ def write_cache(pipe, clips: list[Clip], stages, out: Path, shard_size: int, met
                 n_shards += 1
                 shard = {}
 
+        # encode a bucket's clips in batches (batch-1 encodes leave a GPU idle)
+        by_bucket: dict[Bucket, list[tuple[int, Clip]]] = {}
+        for (clip_id, bucket), clip in wanted.items():
+            by_bucket.setdefault(bucket, []).append((clip_id, clip))
         with console.err.status("caching latents") if not console.state.quiet else _nullcontext():
-            for (clip_id, bucket), clip in wanted.items():
-                try:
-                    pixels = load_pixels(clip, bucket)
-                except UserError as exc:
-                    bad.add(clip_id, str(exc))
-                    continue
-                with torch.no_grad():
-                    latents = pipe.encode_video(pixels[None].to(device=device, dtype=dtype))[0]
-                    text = pipe.encode_prompt([clip.caption], device=device, dtype=dtype)
-                key = f"s{len(index)}"
-                shard[f"{key}.latents"] = latents.detach().cpu().contiguous()
-                shard.update(_text_to_tensors(key, text))
-                index.append({"shard": f"shard-{n_shards:05d}.safetensors", "key": key, "clip": clip_id,
-                              "bucket": list(bucket), "caption": clip.caption, "path": str(clip.path),
-                              "frames": clip.frames, "height": clip.height, "width": clip.width})
-                if len(shard) and len({k.split(".")[0] for k in shard}) >= shard_size:
-                    flush()
+            for bucket, members in by_bucket.items():
+                for start in range(0, len(members), encode_batch):
+                    loaded = []
+                    for clip_id, clip in members[start:start + encode_batch]:
+                        try:
+                            loaded.append((clip_id, clip, load_pixels(clip, bucket)))
+                        except UserError as exc:
+                            bad.add(clip_id, str(exc))
+                    if not loaded:
+                        continue
+                    with torch.no_grad():
+                        pixels = torch.stack([p for _, _, p in loaded]).to(device=device, dtype=dtype)
+                        latents = pipe.encode_video(pixels)
+                        text = pipe.encode_prompt([clip.caption for _, clip, _ in loaded], device=device,
+                                                  dtype=dtype)
+                    for i, (clip_id, clip, _) in enumerate(loaded):
+                        key = f"s{len(index)}"
+                        shard[f"{key}.latents"] = latents[i].detach().cpu().clone()  # own storage: safetensors refuses shared
+                        shard.update(_text_to_tensors(key, {k: v[i:i + 1] for k, v in text.items()}))
+                        index.append({"shard": f"shard-{n_shards:05d}.safetensors", "key": key, "clip": clip_id,
+                                      "bucket": list(bucket), "caption": clip.caption, "path": str(clip.path),
+                                      "frames": clip.frames, "height": clip.height, "width": clip.width})
+                        if len({k.split(".")[0] for k in shard}) >= shard_size:
+                            flush()
             flush()
         with torch.no_grad():
             null = pipe.encode_prompt([""], device=device, dtype=dtype)
@@ -254,6 +265,7 @@ class LatentCache:
             self.clips[e["clip"]] = Clip(e["clip"], Path(e["path"]), e["caption"], e["frames"], e["height"],
                                          e["width"])
         self._open: dict[str, object] = {}
+        self._text_keys: dict[tuple[str, str], list[str]] = {}  # (shard, prefix) -> tensor names
 
     def _file(self, name: str):
         from safetensors import safe_open
@@ -262,7 +274,12 @@ class LatentCache:
             path = self.folder / name
             if not path.is_file():
                 raise UserError(f"missing cache shard: {path}")
-            self._open[name] = safe_open(str(path), framework="pt", device="cpu")
+            f = self._open[name] = safe_open(str(path), framework="pt", device="cpu")
+            # group the text tensors by sample once, not on every lookup (a batch looks up hundreds)
+            for key in f.keys():
+                sample, _, rest = key.partition(".")
+                if rest.startswith("text."):
+                    self._text_keys.setdefault((name, f"{sample}.text."), []).append(key)
         return self._open[name]
 
     def latents(self, entry: dict) -> torch.Tensor:
@@ -270,6 +287,7 @@ class LatentCache:
 
     def text(self, entry: dict | None) -> dict[str, torch.Tensor]:
         """The text embeddings of an entry, or of the empty caption for ``None``."""
-        f = self._file(NULL_TEXT) if entry is None else self._file(entry["shard"])
+        name = NULL_TEXT if entry is None else entry["shard"]
+        f = self._file(name)
         prefix = "null.text." if entry is None else f"{entry['key']}.text."
-        return {k[len(prefix):]: f.get_tensor(k) for k in f.keys() if k.startswith(prefix)}
+        return {k[len(prefix):]: f.get_tensor(k) for k in self._text_keys.get((name, prefix), [])}
