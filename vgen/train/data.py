@@ -176,7 +176,9 @@ NULL_TEXT = "null_text.safetensors"
 
 
 def _text_to_tensors(prefix: str, text: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    return {f"{prefix}.text.{k}": v.detach().cpu().clone() for k, v in text.items()}
+    # own, contiguous storage: safetensors refuses views into a batch
+    return {f"{prefix}.text.{k}": v.detach().cpu().clone(memory_format=torch.contiguous_format)
+            for k, v in text.items()}
 
 
 def write_cache(pipe, clips: list[Clip], stages, out: Path, shard_size: int, meta: dict, device=None,
@@ -226,7 +228,8 @@ def write_cache(pipe, clips: list[Clip], stages, out: Path, shard_size: int, met
                                                   dtype=dtype)
                     for i, (clip_id, clip, _) in enumerate(loaded):
                         key = f"s{len(index)}"
-                        shard[f"{key}.latents"] = latents[i].detach().cpu().clone()  # own storage: safetensors refuses shared
+                        shard[f"{key}.latents"] = latents[i].detach().cpu().clone(
+                            memory_format=torch.contiguous_format)
                         shard.update(_text_to_tensors(key, {k: v[i:i + 1] for k, v in text.items()}))
                         index.append({"shard": f"shard-{n_shards:05d}.safetensors", "key": key, "clip": clip_id,
                                       "bucket": list(bucket), "caption": clip.caption, "path": str(clip.path),
