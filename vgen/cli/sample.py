@@ -54,10 +54,21 @@ def sample_command(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON summary line per video."),
     from_sidecar: Path | None = typer.Option(None, "--from", help="Rerun the video a sidecar JSON describes."),
     recipe: str | None = typer.Option(None, help="Recipe with a [sample] section."),
+    parallel: str | None = typer.Option(None, help="Under torchrun: ulysses | cfg | cfg-ulysses (vgen.distributed)."),
 ):
     """Generate videos: one MP4 + sidecar JSON (+ preview PNG) per prompt and seed."""
+    import os
+
     from vgen.errors import UserError
     from vgen.sample import run
+
+    if parallel is not None or int(os.environ.get("WORLD_SIZE", "1")) > 1:  # torchrun: vgen/distributed/sample.py
+        from vgen.distributed.sample import sample_parallel
+
+        def sample_videos(settings, specs, as_json=False, replayed=None):
+            return sample_parallel(settings, specs, parallel or "ulysses", as_json=as_json, replayed=replayed)
+    else:
+        sample_videos = run.sample_videos
 
     overrides = dict(pipeline=pipeline, weights=weights, config=config, steps=steps, sampler=sampler,
                      schedule=schedule, shift=shift, guidance=guidance, embedded_guidance=embedded_guidance,
@@ -69,11 +80,11 @@ def sample_command(
         if prompts or prompts_file:
             raise UserError("--from reruns a sidecar's prompt; give no other prompts")
         settings, specs, data = run.replay(from_sidecar, overrides)
-        run.sample_videos(settings, specs, as_json=as_json, replayed=data)
+        sample_videos(settings, specs, as_json=as_json, replayed=data)
         return
     settings = run.load_settings(recipe, overrides)
     specs = run.read_prompts(list(prompts or []), prompts_file)
-    run.sample_videos(settings, specs, as_json=as_json)
+    sample_videos(settings, specs, as_json=as_json)
 
 
 @hookimpl

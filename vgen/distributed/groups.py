@@ -58,6 +58,9 @@ def make_groups(mode: str, device: torch.device | None = None) -> ParallelGroups
     if mode not in ("ulysses", "cfg", "cfg-ulysses"):
         raise UserError(f"unknown parallel mode {mode!r}; known: ulysses, cfg, cfg-ulysses")
     cfg_degree = {"ulysses": 1, "cfg": world, "cfg-ulysses": 2}[mode]
+    if mode == "cfg" and world != 2:
+        raise UserError(f"--parallel cfg runs the two CFG branches on 2 processes, got {world}; "
+                        "use --parallel cfg-ulysses for more")
     if world % cfg_degree:
         raise UserError(f"--parallel {mode} needs an even number of processes, got {world}")
     sp_degree = world // cfg_degree
