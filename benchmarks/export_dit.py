@@ -90,7 +90,7 @@ def main():
 
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU ({torch.get_num_threads()} threads)"
     dims = shapes[0]
-    print(f"\nDiT step, {preset} config ({params / 1e6:.1f}M parameters), {dtype}, device: {name}")
+    print(f"\nDiT step, {preset} config ({params / 1e6:.2f}M parameters), {dtype}, device: {name}")
     print(f"latents {dims['batch']}x{pipe.latent_channels}x{dims['frames']}x{dims['height']}x{dims['width']}, "
           f"{dims['text_len']} text tokens; torch {torch.__version__}\n")
     print("| engine | runs on | ms / step | speed-up | max abs err | max rel err | export s |")

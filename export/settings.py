@@ -20,7 +20,7 @@ class ExportSettings(BaseSettings):
     pipeline: str = "hunyuan-video"  # registered pipeline family
     weights: Path | None = None  # diffusers-layout folder; unset builds random weights from `config`
     config: str | None = None  # preset for random weights (e.g. "tiny")
-    parts: str = "dit,vae_decoder"  # what to export: dit, vae_decoder
+    parts: str = "dit,vae_decoder"  # what to export: dit, vae_decoder, text_encoder, text_encoder_2
     dtype: str = "fp32"  # fp32 | fp16 | bf16: the artifact's precision
     precision: str | None = None  # TensorRT only: fp16 | bf16 | fp8 builder flags (default: dtype)
     device: str = "cpu"  # cpu | cuda[:N]: where the parity gate (and AOTI's code) runs

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import contextlib
-import io
 from pathlib import Path
 
 import torch
+from vgen_export.core.onnx_format import _quiet
 from vgen_export.core.parts import Part
 
 from vgen.errors import UserError
@@ -21,7 +20,7 @@ def dynamic_shapes(part: Part) -> tuple:
 
 def export(part: Part, example: list[torch.Tensor], folder: Path) -> list[str]:
     path = folder / f"{part.name}.pt2"
-    with contextlib.redirect_stdout(io.StringIO()), torch.no_grad():
+    with _quiet(), torch.no_grad():
         program = torch.export.export(part.module.eval(), tuple(example), dynamic_shapes=dynamic_shapes(part))
         torch._inductor.aoti_compile_and_package(program, package_path=str(path))
     return [path.name]

@@ -11,11 +11,19 @@ from __future__ import annotations
 import inspect
 
 import torch
-from vgen_export.core.parts import CallModule, InputSpec, Part, dtype_name, returns_kind, weight_signature
+from vgen_export.core.parts import (
+    CallModule,
+    InputSpec,
+    Part,
+    dtype_name,
+    flat_arguments,
+    returns_kind,
+    weight_signature,
+)
 
 from vgen.errors import UserError
 
-PARTS = ("dit", "vae_decoder")
+PARTS = ("dit", "vae_decoder", "text_encoder", "text_encoder_2")
 
 # Two probe sizes (latent units, multiples of the patch) whose (first, second) size pairs differ from role to role,
 # so that every axis that changes between the calls is matched to exactly one role.
@@ -36,8 +44,7 @@ class Recorder:
 
         def wrapper(*args, **kwargs):
             out = self.original(*args, **kwargs)
-            bound = sig.bind(*args, **kwargs)
-            self.calls.append((dict(bound.arguments), out))
+            self.calls.append((flat_arguments(sig, args, kwargs), out))
             return out
 
         setattr(self.obj, self.method, wrapper)
@@ -70,11 +77,36 @@ def _call_dit(pipe, dims: dict, device, dtype):
     if pipe.defaults.get("embedded_guidance") is not None or pipe.defaults.get("guidance") is not None:
         guidance = torch.full((dims["batch"],), float(pipe.defaults.get("embedded_guidance")
                                                       or pipe.defaults.get("guidance")), device=device)
-    pipe.denoise(latents, timestep, _probe_text(pipe, dims, device, dtype), guidance=guidance)
+    return pipe.denoise(latents, timestep, _probe_text(pipe, dims, device, dtype), guidance=guidance)
 
 
 def _call_vae(pipe, dims: dict, device, dtype):
-    pipe.decode(_latents(pipe, dims, device, dtype))
+    return pipe.decode(_latents(pipe, dims, device, dtype))
+
+
+def _call_text(pipe, dims: dict, device, dtype):
+    return pipe.encode_prompt(["a red ball rolls across a wooden table"] * dims["batch"], device=device)
+
+
+def _select(out, results: dict) -> tuple:
+    """Which field of a model output (e.g. ``hidden_states[-3]``, ``pooler_output``) the pipeline passed on: the
+    one whose values (or trailing positions, when the pipeline crops a prompt template) equal a result's."""
+    if isinstance(out, torch.Tensor):
+        return ()
+    candidates = []
+    for key, value in (out.items() if hasattr(out, "items") else enumerate(out)):
+        if isinstance(value, torch.Tensor):
+            candidates.append(((key,), value))
+        elif isinstance(value, (tuple, list)):
+            candidates += [((key, i - len(value)), t) for i, t in enumerate(value) if isinstance(t, torch.Tensor)]
+    for path, c in candidates:
+        for r in results.values():
+            if (isinstance(r, torch.Tensor) and r.is_floating_point() and r.dim() == c.dim() and r.dim() >= 2
+                    and r.shape[0] == c.shape[0] and r.shape[2:] == c.shape[2:] and r.shape[1] <= c.shape[1]
+                    and (r.dim() > 2 or r.shape == c.shape)
+                    and torch.allclose(c[:, c.shape[1] - r.shape[1]:].float(), r.float(), rtol=1e-3, atol=1e-5)):
+                return path
+    raise UserError("cannot tell which output of the text encoder the pipeline uses; cannot export it")
 
 
 def _latents(pipe, dims: dict, device, dtype) -> torch.Tensor:
@@ -98,6 +130,8 @@ def _roles(a: torch.Tensor, b: torch.Tensor, dims_a: dict, dims_b: dict) -> list
 
 
 def _kind(name: str, t: torch.Tensor, shape: list) -> str:
+    if not t.is_floating_point() and t.dim() >= 2 and int(t.max()) > 1:
+        return "ids"  # token ids
     if not t.is_floating_point() or (t.dim() == 2 and "mask" in name):
         return "mask" if t.dim() >= 2 else "scalar"
     if t.dim() == 1 and shape[0] == "batch":
@@ -105,7 +139,7 @@ def _kind(name: str, t: torch.Tensor, shape: list) -> str:
     return "normal"
 
 
-def _part_from_calls(name: str, target, method: str, calls, dims, multiples: dict) -> Part:
+def _part_from_calls(name: str, target, method: str, calls, dims, multiples: dict, select: tuple = ()) -> Part:
     (args_a, out_a), (args_b, _) = calls
     tensors = [k for k, v in args_a.items() if isinstance(v, torch.Tensor)]
     constants = {k: v for k, v in args_a.items() if not isinstance(v, torch.Tensor) and k not in ("args", "kwargs")}
@@ -114,11 +148,13 @@ def _part_from_calls(name: str, target, method: str, calls, dims, multiples: dic
         if not isinstance(args_b.get(key), torch.Tensor):
             raise UserError(f"{name}: input {key!r} is a tensor in one call and not in another; cannot export")
         shape = _roles(args_a[key], args_b[key], dims[0], dims[1])
-        inputs.append(InputSpec(key, shape, dtype_name(args_a[key].dtype), _kind(key, args_a[key], shape)))
-    module = CallModule(target, method, tensors, constants)
-    return Part(name, module, inputs, returns=returns_kind(out_a), signature=weight_signature(target),
-                multiples=multiples,
-                meta={"constants": {k: repr(v) for k, v in constants.items()}})
+        kind = _kind(key, args_a[key], shape)
+        high = int(max(args_a[key].max(), args_b[key].max())) + 1 if kind == "ids" else None
+        inputs.append(InputSpec(key, shape, dtype_name(args_a[key].dtype), kind, high))
+    module = CallModule(target, method, tensors, constants, select)
+    return Part(name, module, inputs, returns="select" if select else returns_kind(out_a),
+                signature=weight_signature(target), multiples=multiples,
+                meta={"constants": {k: repr(v) for k, v in constants.items()}, "select": list(select)})
 
 
 @torch.no_grad()
@@ -130,16 +166,17 @@ def pipeline_parts(pipe, names=PARTS, device="cpu", dtype=torch.float32) -> list
             target, method, call = pipe.transformer, "forward", _call_dit
         elif name == "vae_decoder":
             target, method, call = pipe.vae, "decode", _call_vae
+        elif name in ("text_encoder", "text_encoder_2") and isinstance(getattr(pipe, name, None), torch.nn.Module):
+            target, method, call = getattr(pipe, name), "forward", _call_text
         else:
-            raise UserError(f"unknown part {name!r}; known: {', '.join(PARTS)}")
+            raise UserError(f"unknown part {name!r} for {pipe.name}; known: {', '.join(PARTS)}")
         with Recorder(target, method) as rec:
-            for dims in PROBE:
-                call(pipe, dims, device, dtype)
-        if len(rec.calls) < 2:
-            raise UserError(f"{pipe.name}: {name} was not called through {type(target).__name__}.{method}")
-        calls = [rec.calls[0], rec.calls[-1]]
+            results = [call(pipe, dims, device, dtype) for dims in PROBE]
+        if len(rec.calls) != 2:
+            raise UserError(f"{pipe.name}: {name} is not called once per {type(target).__name__}.{method} call")
+        select = _select(rec.calls[-1][1], results[-1]) if name.startswith("text_encoder") else ()
         patch = max(1, pipe.size_multiple // pipe.spatial_compression) if name == "dit" else 1
-        part = _part_from_calls(name, target, method, calls, PROBE, {"height": patch, "width": patch})
+        part = _part_from_calls(name, target, method, rec.calls, PROBE, {"height": patch, "width": patch}, select)
         parts.append(part)
     return parts
 

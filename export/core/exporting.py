@@ -56,7 +56,8 @@ def _write_artifact(fmt: str, part: Part, example: list, folder: Path, opts: dic
     from vgen_export.core import onnx_format
 
     if fmt == "onnx":
-        return onnx_format.export(part, example, folder, opset=opts.get("opset", onnx_format.MIN_OPSET))
+        return onnx_format.export(part, example, folder, opset=opts.get("opset", onnx_format.MIN_OPSET),
+                                  external_data=opts.get("external_data"))
     from vgen_export.core import tensorrt_format
 
     tensorrt_format.require()  # before the (long) ONNX export
@@ -72,7 +73,8 @@ def _write_artifact(fmt: str, part: Part, example: list, folder: Path, opts: dic
 
 def export_parts(parts: list[Part], fmt: str, out: str | Path, *, dtype: str = "fp32", device="cpu",
                  shapes: list[dict], ranges: dict | None = None, opset: int = 18, tolerance: float | None = None,
-                 precision: str | None = None, timing_cache: Path | None = None, info: dict | None = None) -> dict:
+                 precision: str | None = None, timing_cache: Path | None = None, info: dict | None = None,
+                 external_data: bool | None = None) -> dict:
     """Export ``parts`` as ``fmt`` into the engine directory ``out``; returns the manifest written there.
 
     ``shapes`` are the two role-size dicts of the parity gate; ``ranges`` ({"min","opt","max"} role sizes) give
@@ -86,7 +88,8 @@ def export_parts(parts: list[Part], fmt: str, out: str | Path, *, dtype: str = "
     ranges = ranges or {"min": {r: min(s[r] for s in shapes) for r in shapes[0]}, "opt": dict(shapes[0]),
                         "max": {r: max(s[r] for s in shapes) for r in shapes[0]}}
     tol = tolerance if tolerance is not None else parity.TOLERANCE[precision or dtype]
-    opts = {"opset": opset, "ranges": ranges, "dtype": dtype, "precision": precision, "timing_cache": timing_cache}
+    opts = {"opset": opset, "ranges": ranges, "dtype": dtype, "precision": precision, "timing_cache": timing_cache,
+            "external_data": external_data}  # external_data None: only for graphs over 2 GB
     out = Path(out).expanduser()
     entries = {}
     with atomic_dir(out) as tmp:

@@ -52,14 +52,16 @@ def param_bytes(module: torch.nn.Module) -> int:
     return sum(t.numel() * t.element_size() for t in module.state_dict().values())
 
 
-def export(part: Part, example: list[torch.Tensor], folder: Path, opset: int = MIN_OPSET) -> list[str]:
-    """Write ``<part>.onnx`` (+ ``<part>.onnx.data`` when over 2 GB) into ``folder``; returns the file names."""
+def export(part: Part, example: list[torch.Tensor], folder: Path, opset: int = MIN_OPSET,
+           external_data: bool | None = None) -> list[str]:
+    """Write ``<part>.onnx`` (+ ``<part>.onnx.data`` when over 2 GB, or when ``external_data``) into ``folder``;
+    returns the file names."""
     require("onnxscript", "onnxscript")
     onnx = require("onnx", "onnx")
     if opset < MIN_OPSET:
         raise UserError(f"--opset must be >= {MIN_OPSET} for the dynamo exporter, got {opset}")
     path = folder / f"{part.name}.onnx"
-    external = param_bytes(part.module) > EXTERNAL_DATA_BYTES
+    external = param_bytes(part.module) > EXTERNAL_DATA_BYTES if external_data is None else external_data
     with _quiet(), torch.no_grad():
         program = torch.onnx.export(part.module.eval(), tuple(example), input_names=part.input_names,
                                     output_names=[part.output], opset_version=opset, dynamo=True,

@@ -7,6 +7,7 @@ random inputs at any set of role sizes, which the parity gate and TensorRT's opt
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass, field
 
 import torch
@@ -29,13 +30,15 @@ class InputSpec:
     name: str
     shape: list  # ints are fixed sizes, strings are roles
     dtype: str  # torch dtype name, e.g. "float32", "int64", "bool"
-    kind: str  # how random values are drawn: "normal", "mask" (valid prefix), "scalar" (uniform in [0, 1000))
+    kind: str  # how random values are drawn: "normal", "mask" (valid prefix), "scalar" (uniform in [0, 1000)),
+    #            "ids" (token ids below ``high``)
+    high: int | None = None
 
     def concrete(self, dims: dict[str, int]) -> list[int]:
         return [dims[s] if isinstance(s, str) else s for s in self.shape]
 
     def to_json(self) -> dict:
-        return {"name": self.name, "shape": self.shape, "dtype": self.dtype, "kind": self.kind}
+        return {"name": self.name, "shape": self.shape, "dtype": self.dtype, "kind": self.kind, "high": self.high}
 
 
 @dataclass
@@ -80,6 +83,8 @@ def random_input(spec: InputSpec, dims: dict[str, int], device="cpu",
         keep = torch.randint(1, length + 1, tuple(shape[:-1]) + (1,), generator=generator)
         values = torch.arange(length).expand(*shape) < keep
         return values.to(dtype).to(device)
+    if spec.kind == "ids":
+        return torch.randint(0, spec.high or 2, shape, generator=generator).to(dtype).to(device)
     if spec.kind == "scalar":
         values = torch.rand(shape, generator=generator) * 1000
     else:
@@ -90,32 +95,52 @@ def random_input(spec: InputSpec, dims: dict[str, int], device="cpu",
 
 
 def weight_signature(module: torch.nn.Module) -> str:
-    """A short hash of parameter names, shapes and the config, so an engine built from another model is caught."""
+    """A short hash of parameter names and shapes and the config's numbers, so an engine built from another model is
+    caught (config strings and dtypes are left out: the same model loaded in another precision must still match)."""
     import hashlib
 
     h = hashlib.sha256()
     for name, p in sorted(module.state_dict().items()):
         h.update(f"{name}:{tuple(p.shape)};".encode())
     config = getattr(module, "config", None)
-    if config is not None:
-        h.update(repr(sorted(vars(config).items()) if hasattr(config, "__dict__") else config).encode())
+    data = config.to_dict() if hasattr(config, "to_dict") else vars(config) if config is not None else {}
+    for key, value in sorted(data.items()):
+        if not key.startswith("_") and isinstance(value, (int, float, tuple, list)):
+            h.update(f"{key}={value};".encode())
     return h.hexdigest()[:16]
+
+
+def flat_arguments(signature: inspect.Signature, args: tuple, kwargs: dict) -> dict:
+    """Bound arguments by name, with a ``**kwargs`` parameter's items lifted to the top level."""
+    bound = signature.bind(*args, **kwargs)
+    out = dict(bound.arguments)
+    for name, param in signature.parameters.items():
+        if param.kind is inspect.Parameter.VAR_KEYWORD and name in out:
+            out.update(out.pop(name))
+        elif param.kind is inspect.Parameter.VAR_POSITIONAL:
+            out.pop(name, None)
+    return out
 
 
 class CallModule(torch.nn.Module):
     """Calls ``target.<method>`` with keyword tensors named ``names`` (+ fixed constants) and returns one tensor."""
 
-    def __init__(self, target: torch.nn.Module, method: str, names: list[str], constants: dict | None = None):
+    def __init__(self, target: torch.nn.Module, method: str, names: list[str], constants: dict | None = None,
+                 select: tuple = ()):
         super().__init__()
         self.target = target
         self.method = method
         self.names = list(names)
         self.constants = dict(constants or {})
+        self.select = tuple(select)  # e.g. ("hidden_states", -3): the one output field the pipeline reads
 
     def forward(self, *tensors):
         kwargs = dict(zip(self.names, tensors, strict=True), **self.constants)
         fn = self.target if self.method == "forward" else getattr(self.target, self.method)
-        return as_tensor(fn(**kwargs))
+        out = fn(**kwargs)
+        for key in self.select:
+            out = out[key] if isinstance(key, int) else getattr(out, key)
+        return as_tensor(out)
 
 
 def as_tensor(out) -> torch.Tensor:

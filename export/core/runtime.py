@@ -1,7 +1,7 @@
 """Artifact-backed stand-ins for a pipeline's parts, so the same sampler loop runs on ONNX/TensorRT/AOTI.
 
 ``pipe.transformer`` becomes an ``EngineModule`` whose forward has the original's signature (its weights are
-released to the meta device); ``pipe.vae.decode`` becomes an ``EngineCall``. Inputs are cast to the dtypes the
+released to the meta device); ``pipe.vae.decode`` and the text encoders' ``forward`` become ``EngineCall``s. Inputs are cast to the dtypes the
 artifact was exported with, the output back to the caller's dtype and wrapped the way the original returned it.
 """
 
@@ -14,7 +14,7 @@ from types import SimpleNamespace
 import torch
 from vgen_export.core import manifest as manifest_io
 from vgen_export.core.exporting import _runner
-from vgen_export.core.parts import dtype_of, weight_signature
+from vgen_export.core.parts import dtype_of, flat_arguments, weight_signature
 
 from vgen.errors import UserError
 
@@ -28,11 +28,10 @@ class EngineCall:
         self.runner, self.part, self.signature = runner, part, signature
 
     def __call__(self, *args, **kwargs):
-        bound = self.signature.bind(*args, **kwargs)
-        bound.apply_defaults()
+        arguments = flat_arguments(self.signature, args, kwargs)
         tensors, caller = [], None
         for spec in self.part["inputs"]:
-            value = bound.arguments.get(spec["name"])
+            value = arguments.get(spec["name"])
             if not isinstance(value, torch.Tensor):
                 raise UserError(f"the exported {self.part['name']} needs input {spec['name']!r}, which was not given "
                                 f"(export again with the same options, e.g. embedded guidance)")
@@ -41,12 +40,35 @@ class EngineCall:
             tensors.append(value.to(dtype_of(spec["dtype"])))
         with torch.no_grad():
             out = self.runner(tensors)
+        out = out.to(tensors[0].device)
         if caller is not None:
-            out = out.to(device=caller.device, dtype=caller.dtype)
+            out = out.to(caller.dtype)
         returns = self.part.get("returns", "tensor")
+        if returns == "select":
+            return Selected(self.part["select"], out)
         if returns == "tuple":
             return (out,)
         return SimpleNamespace(sample=out) if returns == "sample" else out
+
+
+class Selected:
+    """Stands in for a model output of which one field was exported, e.g. ``out.hidden_states[-3]``."""
+
+    def __init__(self, path: list, value: torch.Tensor):
+        self._path, self._value = list(path), value
+
+    def _step(self, key):
+        if key != self._path[0]:
+            raise AttributeError(f"only {'.'.join(map(str, self._path))} of this output was exported, not {key!r}")
+        return self._value if len(self._path) == 1 else Selected(self._path[1:], self._value)
+
+    def __getattr__(self, name):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return self._step(name)
+
+    def __getitem__(self, key):
+        return self._step(key)
 
 
 class EngineModule(torch.nn.Module):
@@ -97,11 +119,15 @@ def apply(pipe, engine: str, engine_dir: str | Path | None, device=None, release
         raise UserError(f"--engine {engine} needs --engine-dir (a folder written by vgen export {engine})")
     folder = Path(engine_dir).expanduser()
     manifest = manifest_io.load(folder, engine)
+    modules = {}
     for name in manifest["parts"]:
-        if name not in ("dit", "vae_decoder"):
+        if name not in ("dit", "vae_decoder", "text_encoder", "text_encoder_2"):
             raise UserError(f"{folder / manifest_io.NAME}: unknown part {name!r} for vgen sample")
-        module = pipe.transformer if name == "dit" else pipe.vae
-        manifest_io.check_model(folder, manifest, name, weight_signature(module), getattr(pipe, "name", None))
+        module = {"dit": "transformer", "vae_decoder": "vae"}.get(name, name)
+        modules[name] = getattr(pipe, module, None)
+        if not isinstance(modules[name], torch.nn.Module):
+            raise UserError(f"{folder / manifest_io.NAME}: pipeline {pipe.name!r} has no {module} for part {name}")
+        manifest_io.check_model(folder, manifest, name, weight_signature(modules[name]), getattr(pipe, "name", None))
     info = {"engine": engine, "engine_dir": str(folder), "parts": {}}
     for name, part in manifest["parts"].items():
         if name == "dit":
@@ -112,10 +138,12 @@ def apply(pipe, engine: str, engine_dir: str | Path | None, device=None, release
             if release:
                 original.to("meta")
             pipe.transformer = EngineModule(call, original, dev, dt)
-        else:
-            dev, _ = _device_dtype(pipe.vae)
+        else:  # the VAE keeps its encoder, the text encoders their weights (pipelines read their device/dtype)
+            module = modules[name]
+            method = "decode" if name == "vae_decoder" else "forward"
+            dev, _ = _device_dtype(module)
             runner = _runner(engine, folder, part, torch.device(device or dev))
-            pipe.vae.decode = EngineCall(runner, part, inspect.signature(pipe.vae.decode))
+            setattr(module, method, EngineCall(runner, part, inspect.signature(getattr(module, method))))
         info["parts"][name] = runner.provider
     pipe.engine_info = info
     return pipe

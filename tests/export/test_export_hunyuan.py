@@ -89,6 +89,22 @@ def test_sample_engine_onnx_matches_torch(engine_dir):
     assert want.std() > 0.01  # a real video, not a constant
 
 
+def test_text_encoders_export_and_run_inside_encode_prompt(tmp_path):
+    """The LLM's layer -3 states and CLIP's pooled output: the field the pipeline reads is found and exported."""
+    from vgen_export.runtimes import apply_engine
+
+    out = tmp_path / "text"
+    assert main(["export", "onnx", *TINY, "--parts", "text_encoder,text_encoder_2", "--out", str(out)]) == 0
+    parts = json.loads((out / "vgen-engine.json").read_text())["parts"]
+    assert parts["text_encoder"]["select"] == ["hidden_states", -3]
+    assert parts["text_encoder_2"]["select"] == ["pooler_output"]
+    prompts = ["a dog", "a cat sits on a mat at night"]
+    want = _pipe().encode_prompt(prompts)
+    got = apply_engine(_pipe(), "onnx", out).encode_prompt(prompts)
+    for key, value in want.items():
+        assert torch.allclose(got[key].float(), value.float(), atol=1e-5), key
+
+
 def test_vgen_sample_cli_runs_on_the_engine(engine_dir, tmp_path):
     rc = main(["sample", "a red ball", *TINY, "--steps", "2", "--frames", "5", "--height", "32", "--width", "32",
                "--out", str(tmp_path), "--engine", "onnx", "--engine-dir", str(engine_dir)])

@@ -68,8 +68,10 @@ def test_onnx_export_of_a_module_with_named_inputs_and_dynamic_axes(tmp_path):
     assert on_disk["parts"]["dit"]["files"]["dit.onnx"]["bytes"] == (tmp_path / "e" / "dit.onnx").stat().st_size
 
 
-def test_fp16_export_passes_its_own_tolerance(tmp_path):
-    manifest = export_parts([_part()], "onnx", tmp_path / "e", shapes=SHAPES, dtype="fp16")
+def test_fp16_export_with_external_weights(tmp_path):
+    """fp16 passes its own tolerance; weights in a .data file (automatic over 2 GB) load and are in the manifest."""
+    manifest = export_parts([_part()], "onnx", tmp_path / "e", shapes=SHAPES, dtype="fp16", external_data=True)
+    assert set(manifest["parts"]["dit"]["files"]) == {"dit.onnx", "dit.onnx.data"}
     part = manifest["parts"]["dit"]
     assert part["inputs"][0]["dtype"] == "float16" and part["inputs"][3]["dtype"] == "int64"
     assert manifest["tolerance"] == pytest.approx(2e-2)

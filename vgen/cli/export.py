@@ -1,4 +1,4 @@
-"""``vgen export FORMAT``: ONNX, TensorRT or AOTInductor artifacts of a pipeline's DiT and VAE decoder.
+"""``vgen export FORMAT``: ONNX, TensorRT or AOTInductor artifacts of a pipeline's DiT, VAE decoder, text encoders.
 
 Logic: vgen_export.core (the ``export/`` folder).
 """
@@ -18,7 +18,8 @@ def export_command(
     weights: Path | None = typer.Option(None, help="Weights folder (diffusers layout); unset: random weights."),
     config: str | None = typer.Option(None, help="Preset for random weights, e.g. tiny."),
     out: Path | None = typer.Option(None, help="Engine directory to write (default: engines)."),
-    parts: str | None = typer.Option(None, help="Comma-separated: dit,vae_decoder (default: both)."),
+    parts: str | None = typer.Option(None, help="Comma-separated: dit, vae_decoder, text_encoder, text_encoder_2 "
+                                               "(default: dit,vae_decoder)."),
     dtype: str | None = typer.Option(None, help="fp32 | fp16 | bf16 (default fp32)."),
     precision: str | None = typer.Option(None, help="TensorRT builder precision: fp16 | bf16 | fp8."),
     device: str | None = typer.Option(None, help="cpu | cuda[:N]: where the gate runs and AOTI compiles for."),
@@ -32,7 +33,7 @@ def export_command(
     timing_cache: Path | None = typer.Option(None, help="TensorRT timing cache file (read and updated)."),
     recipe: str | None = typer.Option(None, help="Recipe with an [export] section."),
 ):
-    """Export the DiT / VAE decoder; every export ends with a parity gate against PyTorch at two sizes."""
+    """Export the DiT / VAE decoder / text encoders; each ends with a parity gate against PyTorch at two sizes."""
     from vgen_export.core.command import run_export
 
     from vgen.settings import load_section
