@@ -122,3 +122,35 @@ def test_doctor_lists_every_exporter():
         import tensorrt  # noqa: F401
     except ImportError:
         assert not rows["exporter tensorrt"]["ok"] and "pip install tensorrt" in rows["exporter tensorrt"]["detail"]
+
+
+def test_export_recipe_section_and_cli_precedence(tmp_path, monkeypatch):
+    from vgen.settings import load_section
+
+    recipe = tmp_path / "deploy.toml"
+    recipe.write_text('[export]\nparts = "dit"\ndtype = "fp16"\nmax = "batch=2,frames=33,height=256,width=256"\n')
+    s = load_section("export", recipe, {"dtype": "bf16"})
+    assert (s.parts, s.dtype, s.max) == ("dit", "bf16", "batch=2,frames=33,height=256,width=256")
+    monkeypatch.setenv("VGEN_EXPORT_OPSET", "20")
+    assert load_section("export", recipe).opset == 20
+
+
+def test_shape_flags_become_parity_sizes_and_tensorrt_profiles():
+    from types import SimpleNamespace
+
+    from vgen_export.core.command import resolve_shapes
+    from vgen_export.core.tensorrt_format import profile_shapes
+
+    hv = SimpleNamespace(name="hunyuan-video", temporal_compression=4, spatial_compression=8, size_multiple=16)
+    s = SimpleNamespace(shapes="frames=5,height=32,width=48;batch=2,frames=9,height=48,width=32,text_len=20",
+                        min=None, opt="frames=5,height=32,width=48,text_len=16", max="batch=4,frames=33,height=64")
+    parity, ranges, video = resolve_shapes(hv, s)
+    assert parity[0] == {"batch": 1, "frames": 2, "height": 4, "width": 6, "text_len": 8}
+    assert parity[1] == {"batch": 2, "frames": 3, "height": 6, "width": 4, "text_len": 20}
+    assert ranges["max"] == {"batch": 4, "frames": 9, "height": 8, "width": 6, "text_len": 20}
+    assert video["opt"]["text_len"] == 16
+    profile = profile_shapes(_part(), ranges)
+    assert profile["hidden_states"] == {"min": [1, 4, 2, 4, 4], "opt": [1, 4, 2, 4, 6], "max": [4, 4, 9, 8, 6]}
+    assert profile["encoder_hidden_states"]["max"] == [4, 20, 8]
+    with pytest.raises(UserError, match="cover the parity sizes"):
+        resolve_shapes(hv, SimpleNamespace(shapes=None, min=None, opt=None, max="height=16"))
