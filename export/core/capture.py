@@ -3,7 +3,9 @@
 ``pipe.denoise`` is run at two sets of sizes while ``pipe.transformer.forward`` is wrapped by a recorder; the
 recorded arguments give the DiT's input names, dtypes and, by comparing the two calls, which axis of each input is
 the batch, the latent frames/height/width or the text length. ``pipe.decode`` is watched the same way for
-``pipe.vae.decode``. So nothing here knows a model family: it only uses the VideoPipeline protocol.
+``pipe.vae.decode``, and ``pipe.encode_prompt`` for ``pipe.text_encoder(_2).forward`` (whose output field the pipeline
+passes on, e.g. ``hidden_states[-3]``, is found by value). So nothing here knows a model family: it only uses the
+VideoPipeline protocol (and the diffusers-style ``text_encoder`` attribute names).
 """
 
 from __future__ import annotations
