@@ -39,10 +39,12 @@ def one_thread():
     torch.set_num_threads(n)
 
 
-def test_stop_and_resume_is_exact(tiny_registry, dataset, tmp_path, one_thread):
-    full = TrainSettings(**RECIPE, data=dataset, out=tmp_path / "full", checkpoint_every=0)
+@pytest.mark.parametrize("keep_decoded", [False, True])
+def test_stop_and_resume_is_exact(tiny_registry, dataset, tmp_path, one_thread, keep_decoded):
+    full = TrainSettings(**RECIPE, data=dataset, out=tmp_path / "full", checkpoint_every=0, keep_decoded=keep_decoded)
     trainer.run(full)
-    part = TrainSettings(**RECIPE, data=dataset, out=tmp_path / "part", checkpoint_every=5)
+    part = TrainSettings(**RECIPE, data=dataset, out=tmp_path / "part", checkpoint_every=5,
+                         keep_decoded=keep_decoded)
     stopped = trainer.run(part, stop_at=9)
     assert stopped["steps"] == 9 and stopped["stopped"]
     assert [p.name for p in complete_checkpoints(tmp_path / "part")] == ["step-0000005", "step-0000009"]

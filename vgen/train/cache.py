@@ -20,4 +20,5 @@ def build_cache(s: TrainSettings, out: Path, device: str = "auto") -> dict:
     clips = read_clips(s.data)
     meta = {"pipeline": s.pipeline, "config": s.config, "weights": str(s.weights) if s.weights else None,
             "latent_channels": pipe.latent_channels, "data": str(s.data)}
-    return write_cache(pipe, clips, s.stages, Path(out), s.cache_shard_size, meta, device=dev, dtype=dtype)
+    return write_cache(pipe, clips, s.stages, Path(out), s.cache_shard_size, meta, device=dev, dtype=dtype,
+                       workers=s.data_workers)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -182,7 +183,7 @@ def _text_to_tensors(prefix: str, text: dict[str, torch.Tensor]) -> dict[str, to
 
 
 def write_cache(pipe, clips: list[Clip], stages, out: Path, shard_size: int, meta: dict, device=None,
-                dtype=None, encode_batch: int = 32) -> dict:
+                dtype=None, encode_batch: int = 32, workers: int = 8) -> dict:
     """Encode every (clip, bucket) the stages use into safetensors shards: latents (the posterior mean) and
     text embeddings (whatever ``pipe.encode_prompt`` returns), plus the "" embedding for caption dropout."""
     from safetensors.torch import save_file
@@ -210,15 +211,18 @@ def write_cache(pipe, clips: list[Clip], stages, out: Path, shard_size: int, met
         by_bucket: dict[Bucket, list[tuple[int, Clip]]] = {}
         for (clip_id, bucket), clip in wanted.items():
             by_bucket.setdefault(bucket, []).append((clip_id, clip))
+        pool = ThreadPoolExecutor(workers, thread_name_prefix="vgen-cache")
         with console.err.status("caching latents") if not console.state.quiet else _nullcontext():
             for bucket, members in by_bucket.items():
                 for start in range(0, len(members), encode_batch):
                     loaded = []
-                    for clip_id, clip in members[start:start + encode_batch]:
-                        try:
-                            loaded.append((clip_id, clip, load_pixels(clip, bucket)))
-                        except UserError as exc:
-                            bad.add(clip_id, str(exc))
+                    chunk = members[start:start + encode_batch]
+                    for (clip_id, clip), pixels in zip(chunk, pool.map(_try_pixels, [c for _, c in chunk], [bucket] * len(chunk)),
+                                                       strict=True):
+                        if isinstance(pixels, UserError):
+                            bad.add(clip_id, str(pixels))
+                        else:
+                            loaded.append((clip_id, clip, pixels))
                     if not loaded:
                         continue
                     with torch.no_grad():
@@ -243,6 +247,13 @@ def write_cache(pipe, clips: list[Clip], stages, out: Path, shard_size: int, met
         (tmp / CACHE_INDEX).write_text("".join(json.dumps(e) + "\n" for e in index))
         (tmp / CACHE_META).write_text(json.dumps({**meta, "samples": len(index), "skipped": len(bad)}, indent=2))
     return {"samples": len(index), "shards": n_shards, "skipped": len(bad)}
+
+
+def _try_pixels(clip: Clip, bucket: Bucket):
+    try:
+        return load_pixels(clip, bucket)
+    except UserError as exc:
+        return exc
 
 
 class _nullcontext:

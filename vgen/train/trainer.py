@@ -12,6 +12,7 @@ import contextlib
 import json
 import math
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import torch
@@ -109,6 +110,8 @@ class Trainer:
         self._setup_data()
         self._setup_model()
         self.bad = BadClips(self.d.rank)
+        self._pool = ThreadPoolExecutor(s.data_workers, thread_name_prefix="vgen-data")  # map keeps the order
+        self._decoded: dict | None = {} if s.keep_decoded else None
         self.step = 0
         self.positions = [0] * len(s.stages)
         self._streams: dict[int, BatchStream] = {}
@@ -187,7 +190,12 @@ class Trainer:
         if self.cache is not None:
             entry = self.cache.by_clip_bucket[(clip_id, tuple(bucket))]
             return entry, self.cache.latents(entry)
-        return None, load_pixels(self.clips[clip_id], bucket)
+        if self._decoded is None:
+            return None, load_pixels(self.clips[clip_id], bucket)
+        key = (clip_id, tuple(bucket))
+        if key not in self._decoded:  # always serve the fp16 copy, so a resumed run sees the same values
+            self._decoded[key] = load_pixels(self.clips[clip_id], bucket).half()
+        return None, self._decoded[key].float()
 
     def _load_or_replace(self, clip_id: int, group: list[int], bucket):
         """A sample, or (when its clip is unreadable) the next readable clip of the same bucket."""
@@ -212,7 +220,7 @@ class Trainer:
         per = len(ids) // self.d.world
         js = range(self.d.rank * per, (self.d.rank + 1) * per)
         group = stream.groups[b]
-        loaded = [self._load_or_replace(ids[j], group, bucket) for j in js]
+        loaded = list(self._pool.map(lambda j: self._load_or_replace(ids[j], group, bucket), js))
         keys = [(stage_i, pos, j) for j in js]
         captions = []
         for (cid, _), key in zip(loaded, keys, strict=True):
