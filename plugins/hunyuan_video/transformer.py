@@ -289,7 +289,9 @@ class SingleStreamBlock(nn.Module):
         # accumulates in place), so the (L, 5 * width) concat is never materialised
         w = self.proj_out.weight
         out = F.linear(attn, w[:, : self.width], self.proj_out.bias)
-        out.view(-1, self.width).addmm_(mlp.reshape(-1, mlp.shape[-1]), w[:, self.width:].t())
+        # in-place ops skip autocast: give addmm_ the dtypes F.linear ran in (bf16 under autocast)
+        out.view(-1, self.width).addmm_(mlp.reshape(-1, mlp.shape[-1]).to(out.dtype),
+                                        w[:, self.width:].t().to(out.dtype))
         return gated_add(x, gate, out)
 
 

@@ -103,3 +103,10 @@ def test_sigkill_between_checkpoints_resumes_from_the_last_one(tiny_registry, da
     a, b = losses(tmp_path / "ref"), losses(out)
     assert sorted(b) == list(range(1, 21)), f"killed at {killed_at}, resumed from {last.name}"
     assert all(a[k] == b[k] for k in a), [(k, a[k], b[k]) for k in a if a[k] != b[k]]
+
+
+def test_time_limit_ends_the_run_with_final_weights(tiny_registry, dataset, tmp_path):
+    s = TrainSettings(**RECIPE, data=dataset, out=tmp_path / "t", checkpoint_every=0, time_limit_s=1e-6)
+    result = trainer.run(s)
+    assert not result.get("stopped") and result["steps"] < s.total_steps
+    assert (tmp_path / "t" / "final" / "model_index.json").is_file()

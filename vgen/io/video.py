@@ -37,7 +37,8 @@ def read_video(path: str | Path, start: float = 0.0, end: float | None = None, a
             if not container.streams.video:
                 raise UserError(f"{path}: no video stream")
             stream = container.streams.video[0]
-            stream.thread_type = "AUTO"
+            if (stream.codec_context.width or 0) * (stream.codec_context.height or 0) > 320 * 240:
+                stream.thread_type = "AUTO"  # frame threads pay off on large frames; tiny clips decode faster alone
             fps = float(stream.average_rate or stream.guessed_rate or 0) or 0.0
             if start > 0:
                 container.seek(int(start / stream.time_base), stream=stream, backward=True, any_frame=False)

@@ -80,6 +80,7 @@ class TrainSettings(BaseSettings):
     # stages and steps
     stages: list[StageSettings] = Field(default_factory=lambda: [StageSettings()])
     grad_accum: int = Field(1, ge=1)  # micro-batches per optimizer step
+    time_limit_s: float = Field(0, ge=0)  # end training (writing final weights) after this long; 0: no limit
     seed: int = 0
 
     # optimizer and schedule

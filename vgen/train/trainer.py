@@ -478,7 +478,13 @@ class Trainer:
             t0, since = time.perf_counter(), 0
             acc = {"samples": 0, "tokens": 0}
             end = min(s.total_steps, stop_at) if stop_at else s.total_steps
+            deadline = time.monotonic() + s.time_limit_s if s.time_limit_s else None
+            timed_out = False
             while self.step < end:
+                if deadline is not None and self.d.sum(float(time.monotonic() > deadline)).item() > 0:
+                    console.warn(f"time limit of {s.time_limit_s:g} s reached at step {self.step}: finishing")
+                    timed_out = True  # ends like a finished run: final weights are written
+                    break
                 record = self.train_step()
                 last_loss = record["loss"]
                 first_loss = first_loss if first_loss is not None else last_loss
@@ -498,7 +504,7 @@ class Trainer:
                     t0, since, acc = time.perf_counter(), 0, {"samples": 0, "tokens": 0}
                 if s.checkpoint_every and self.step % s.checkpoint_every == 0 and self.step < end:
                     self.save_checkpoint()
-            if self.step < s.total_steps:  # stopped early
+            if self.step < s.total_steps and not timed_out:  # stopped at stop_at: checkpoint, resume later
                 self.save_checkpoint()
                 return {"steps": self.step, "stopped": True, "first_loss": first_loss, "last_loss": last_loss}
             if not (s.eval_every and self.step % s.eval_every == 0):  # not just evaluated
