@@ -203,9 +203,9 @@ def test_13b_recipe_builds_on_meta():
 def test_empty_negative_prompt_gives_finite_frames():
     """CFG with the default empty negative prompt: the tiny template crop leaves no valid text token."""
     import torch
+    from vgen_plugins.hunyuan_video.pipeline import HunyuanVideoPipeline
 
     from vgen.sample import generate
-    from vgen_plugins.hunyuan_video.pipeline import HunyuanVideoPipeline
 
     pipe = HunyuanVideoPipeline.from_config("tiny")
     result = generate(pipe, ["a cat"], steps=2, guidance=3.0, negative="", frames=5, height=32, width=32, seed=0,
