@@ -293,6 +293,7 @@ def build(weights=None, config=None, device="cpu", dtype=torch.float32, **option
         return ShapesPipeline.from_config(config, device=device, dtype=dtype, **options)
     folder = Path(weights) if weights is not None else WEIGHTS_DIR
     if weights is None and not (folder / "model_index.json").is_file():
-        raise UserError(f"the default model's weights are missing from {folder}; train them with "
-                        "`vgen train run --recipe shapes-default` or pass --weights")
+        raise UserError(f"the default model's weights are not in this build ({folder}); train them with "
+                        "scripts/train_default_model.sh (recipes shapes-default-vae, shapes-default) and pass "
+                        "--weights DIR/dit/final-ema, or pick another --pipeline")
     return ShapesPipeline.load(folder, device=device, dtype=dtype)
