@@ -1,0 +1,73 @@
+"""The default model's pipeline: tokenizer over the grammar, save/load, and the recipes' whole flow on tiny weights."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from vgen.cli import main
+
+
+def test_tokenizer_covers_the_grammar():
+    from vgen_plugins.shapes.prompts import random_prompts
+    from vgen_plugins.shapes_model.pipeline import MAX_TOKENS, make_tokenizer
+
+    tok = make_tokenizer()
+    for prompt in random_prompts(200, seed=3, omit_size=0.5, omit_background=0.5):
+        ids = tok(prompt)["input_ids"]
+        assert tok.unk_token_id not in ids, prompt
+        assert ids[0] == tok.bos_token_id and ids[-1] == tok.eos_token_id and len(ids) <= MAX_TOKENS
+    assert tok("a purple blob")["input_ids"].count(tok.unk_token_id) == 2
+
+
+def test_save_load_roundtrip_and_denoise(tmp_path):
+    from vgen_plugins.shapes_model.pipeline import ShapesPipeline
+
+    pipe = ShapesPipeline.from_config("tiny")
+    torch.nn.init.normal_(pipe.transformer.dit.proj_out.weight, std=0.02)  # a non-zero output to compare
+    text = pipe.encode_prompt(["a red circle moving right", "a small blue square bouncing on a gray background"])
+    assert text["input_ids"].shape == text["attention_mask"].shape == (2, 32)
+    latents = torch.randn(2, pipe.latent_channels, 5, 8, 8)
+    with torch.no_grad():
+        v = pipe.denoise(latents, torch.tensor([700.0, 200.0]), text)
+        assert v.shape == latents.shape and v.abs().sum() > 0
+        pipe.save(tmp_path / "m")
+        again = ShapesPipeline.load(tmp_path / "m")
+        assert torch.equal(again.denoise(latents, torch.tensor([700.0, 200.0]), again.encode_prompt(
+            ["a red circle moving right", "a small blue square bouncing on a gray background"])), v)
+        frames = again.decode(latents[:1])
+    assert frames.shape == (1, 3, 17, 64, 64) and 0 <= frames.min() and frames.max() <= 1
+
+
+def test_recipes_train_vae_then_dit_then_sample(tmp_path):
+    """The default model's recipes end to end on tiny weights: data -> VAE -> cache -> DiT -> vgen sample."""
+    data, vae, cache, dit = (tmp_path / n for n in ("data", "vae", "cache", "dit"))
+    assert main(["-q", "datasets", "shapes", "--num", "12", "--out", str(data), "--workers", "1",
+                 "--caption-form", "mixed"]) == 0
+    vae_stages = json.dumps([{"name": "i", "steps": 2, "buckets": [[1, 64, 64]], "max_batch": 4},
+                             {"name": "c", "steps": 2, "buckets": [[17, 64, 64]], "max_batch": 2}])
+    assert main(["-q", "train", "run", "--recipe", "shapes-default-vae", "--data", str(data), "--out", str(vae),
+                 "--set", 'config="tiny"', "--set", "holdout=2", "--set", f"stages={vae_stages}",
+                 "--set", "data_workers=2"]) == 0
+    dit_stages = json.dumps([{"name": "c", "steps": 3, "buckets": [[17, 64, 64]], "max_batch": 4}])
+    common = ["--recipe", "shapes-default", "--set", f"stages={dit_stages}", "--set", "data_workers=2"]
+    assert main(["-q", "train", "cache", "--weights", str(vae / "final"), "--data", str(data), "--out", str(cache),
+                 *common]) == 0
+    assert main(["-q", "train", "run", "--weights", str(vae / "final"), "--cache", str(cache), "--out", str(dit),
+                 *common]) == 0
+    assert main(["-q", "sample", "a red circle moving right", "--weights", str(dit / "final-ema"), "--steps", "2",
+                 "--out", str(tmp_path / "videos")]) == 0
+    sidecar = json.loads(next((tmp_path / "videos").glob("*.json")).read_text())
+    assert sidecar["pipeline"] == "shapes" and sidecar["frames"] == 17 and sidecar["width"] == 64
+
+
+def test_missing_default_weights_is_one_line(tmp_path, monkeypatch):
+    from vgen_plugins.shapes_model import pipeline
+
+    if (pipeline.WEIGHTS_DIR / "model_index.json").is_file():
+        pytest.skip("the default model's weights ship in this build")
+    res = subprocess.run([sys.executable, "-m", "vgen", "sample", "a red circle moving right", "--out",
+                          str(tmp_path)], capture_output=True, text=True)
+    assert res.returncode == 2 and len(res.stderr.strip().splitlines()) == 1 and "default model" in res.stderr
