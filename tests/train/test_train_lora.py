@@ -58,6 +58,24 @@ def test_lora_loads_in_diffusers_with_the_same_output(hv_cache, tmp_path):
         assert (ours - before).abs().max() > 1e-4  # the LoRA changes the output
         torch.testing.assert_close(ours, theirs, atol=2e-5, rtol=1e-4)
 
+    # vgen sample --lora FILE --lora-scale S: scale 0 is the base model, scale 1 differs; the sidecar records it
+    import json
+
+    from vgen.cli import main
+    from vgen.io.video import read_video
+
+    def sample(out, *extra):
+        assert main(["-q", "sample", "a red circle", "--pipeline", "hunyuan-video", "--weights",
+                     str(tmp_path / "base"), "--steps", "2", "--frames", "5", "--height", "32", "--width", "32",
+                     "--out", str(out), *extra]) == 0
+        return read_video(next(out.glob("*.mp4"))).frames, json.loads(next(out.glob("*.json")).read_text())
+
+    plain, _ = sample(tmp_path / "plain")
+    zero, _ = sample(tmp_path / "zero", "--lora", str(lora_file), "--lora-scale", "0")
+    full, sidecar = sample(tmp_path / "full", "--lora", str(lora_file))
+    assert (zero == plain).all() and not (full == plain).all()
+    assert sidecar["lora"] == str(lora_file) and sidecar["lora_scale"] == 1.0 and len(sidecar["lora_sha256"]) == 64
+
 
 def test_apply_lora_rejects_a_file_for_another_model(tmp_path):
     from safetensors.torch import save_file

@@ -46,6 +46,8 @@ def sample_command(
     image: Path | None = typer.Option(None, help="Image-to-video: the first frame."),
     offload: str | None = typer.Option(None, help="model | sequential: weights visit the GPU only when used."),
     attention: str | None = typer.Option(None, help="Attention backend (vgen.nn.attention)."),
+    lora: Path | None = typer.Option(None, help="A LoRA file (diffusers format, e.g. from vgen train) to merge."),
+    lora_scale: float | None = typer.Option(None, help="Strength of --lora (default 1.0)."),
     engine: str | None = typer.Option(None, help="torch | onnx | tensorrt | aoti: run artifacts of vgen export."),
     engine_dir: Path | None = typer.Option(None, help="Engine directory written by vgen export."),
     vae_tiling: str | None = typer.Option(None, help="auto | on | off."),
@@ -75,7 +77,7 @@ def sample_command(
                      negative=negative, guidance_interval=_interval(guidance_interval), seed=seed or None,
                      frames=frames, height=height, width=width, fps=fps, dtype=dtype, device=device, out=out,
                      image=image, offload=offload, attention=attention, vae_tiling=vae_tiling, cfg_batch=cfg_batch,
-                     preview=preview, engine=engine, engine_dir=engine_dir)
+                     preview=preview, engine=engine, engine_dir=engine_dir, lora=lora, lora_scale=lora_scale)
     if from_sidecar is not None:
         if prompts or prompts_file:
             raise UserError("--from reruns a sidecar's prompt; give no other prompts")

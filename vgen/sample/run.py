@@ -143,6 +143,12 @@ def load_pipeline(s: SampleSettings):
         pipe = backend.factory(**kwargs)
     finally:
         torch.random.set_rng_state(state)
+    if s.lora is not None:  # merged before any export stands in for the DiT
+        from vgen.train.lora import apply_lora
+
+        if not Path(s.lora).is_file():
+            raise UserError(f"LoRA file not found: {s.lora}")
+        apply_lora(pipe, s.lora, s.lora_scale)
     if s.engine != "torch" or s.engine_dir is not None:  # exported artifacts stand in for the DiT / VAE decoder
         from vgen_export.runtimes import apply_engine
 
@@ -184,6 +190,7 @@ def _sample_all(s: SampleSettings, specs: list[PromptSpec], as_json: bool, repla
     if replayed is not None and replayed.get("weight_sha256", {}) != hashes:
         console.warn("the weights differ from the ones the sidecar records: the video will differ")
     image_hash = sha256(Path(s.image)) if s.image else None
+    lora_hash = sha256(Path(s.lora)) if s.lora else None
     placement = Placement(pipe, device, s.offload)
     fps = float(s.fps or pipe.defaults.get("fps", 24))
     out_dir = Path(s.out)
@@ -230,6 +237,8 @@ def _sample_all(s: SampleSettings, specs: list[PromptSpec], as_json: bool, repla
                     "frames": info["frames"], "fps": fps,
                     "pipeline": s.pipeline, "config": s.config, "weights": str(s.weights) if s.weights else None,
                     "weight_sha256": hashes,
+                    "lora": str(s.lora) if s.lora else None, "lora_scale": s.lora_scale if s.lora else None,
+                    "lora_sha256": lora_hash,
                     "image": str(s.image) if s.image else None, "image_sha256": image_hash,
                     "device": info["device"], "dtype": info["dtype"], "offload": s.offload,
                     "attention": s.attention, "vae_tiling": info["vae_tiling"], "model_calls": info["model_calls"],

@@ -41,6 +41,8 @@ class SampleSettings(BaseSettings):
     # memory
     offload: Literal["model", "sequential"] | None = None
     attention: str | None = None  # attention backend (vgen.nn.attention)
+    lora: Path | None = None  # a LoRA file (diffusers key format, e.g. from vgen train) merged into the DiT
+    lora_scale: float = 1.0
     engine: Literal["torch", "onnx", "tensorrt", "aoti"] = "torch"  # run exported DiT/VAE decoder (vgen export)
     engine_dir: Path | None = None  # the engine directory vgen export wrote
     vae_tiling: Literal["auto", "on", "off"] = "auto"
