@@ -18,6 +18,8 @@ from vgen.curate.stages import ClipContext
 CAMERA_MOTIONS = ("zoom in", "zoom out", "pan up", "pan down", "pan left", "pan right", "tilt up", "tilt down",
                   "tilt left", "tilt right", "around left", "around right", "static shot", "handheld shot")
 MAX_PAIRS = 48
+FLAT_WEIGHT = 20.0  # the vote of a textureless pixel, against up to 200 for a strong edge
+CAMERA_AGREEMENT = 0.5  # a pair whose fitted motion fewer pixels follow is object motion over a still camera
 
 
 def _flow_fields(frames: np.ndarray, fps: float, analysis_fps: float):
@@ -63,6 +65,23 @@ def fit_similarity(flow: np.ndarray, weight: np.ndarray, step: int = 2, margin: 
     return params, residual
 
 
+def agreeing_fraction(flow: np.ndarray, params: np.ndarray, step: int = 2, margin: float = 0.1) -> float:
+    """Share of the frame whose flow follows the fitted camera motion (where that motion is over 0.2 px).
+
+    A camera move shifts nearly every pixel; an object moving over a still background (plain or not) leaves most
+    pixels where they were, however strongly its edges pull the fit."""
+    h, w = flow.shape[:2]
+    yy, xx = np.mgrid[int(h * margin):int(h * (1 - margin)):step, int(w * margin):int(w * (1 - margin)):step]
+    x, y = xx - (w - 1) / 2, yy - (h - 1) / 2
+    tx, ty, a, b = params
+    pu, pv = tx + a * x - b * y, ty + b * x + a * y
+    size = np.hypot(pu, pv)
+    if float(size.mean()) < 0.2:
+        return 1.0  # no camera motion to confirm
+    err = np.hypot(flow[yy, xx, 0] - pu, flow[yy, xx, 1] - pv)
+    return float(np.mean(err < 0.5 * np.maximum(size, 0.2)))
+
+
 def global_motion(clip: ClipContext) -> dict:
     """Per-pair global motion and summary numbers in frame widths per second (cached on the clip)."""
     if "motion" in clip.cache:
@@ -77,8 +96,12 @@ def global_motion(clip: ClipContext) -> dict:
     for i, flow in zip(starts, fields, strict=True):
         gx = cv2.Sobel(g[i], cv2.CV_32F, 1, 0, ksize=3)
         gy = cv2.Sobel(g[i], cv2.CV_32F, 0, 1, ksize=3)
-        weight = np.minimum(np.hypot(gx, gy), 200.0)
+        # texture weighs most, but flat areas still vote (their flow is ~0 unless the frame moves): a small object
+        # moving over a plain, still background must not read as the camera moving
+        weight = np.minimum(np.hypot(gx, gy), 200.0) + FLAT_WEIGHT
         params, res = fit_similarity(flow, weight)
+        if agreeing_fraction(flow, params) < CAMERA_AGREEMENT:
+            params = np.zeros(4)  # most of the frame stays put: objects move, the camera does not
         per_pair.append(params)
         speed.append(float(np.hypot(flow[..., 0], flow[..., 1]).mean()))
         residual.append(res)

@@ -27,11 +27,30 @@ class Aspect:
                            status="rejected")
 
 
+EDGE_GRADIENT = 24.0  # grey levels per pixel (Sobel) that count as an edge
+
+
 def laplacian_variance(frames: np.ndarray) -> np.ndarray:
-    """Per-frame variance of the Laplacian of the grey frame: high for crisp detail, low for blur."""
+    """Per-frame edge sharpness: the Laplacian's energy over the gradient's on the frame's edge pixels, x 1000.
+
+    The plain variance of the Laplacian over the whole frame falls with the share of flat area and with contrast,
+    so a crisp, dim object on a plain background (animation, the shapes world) read as blurry. On edge pixels,
+    |Laplacian| / |gradient| is about 1 / edge width whatever the edge's contrast or amount: ~55 for crisp
+    detail, ~20 after a Gaussian blur of sigma 2 (at ``analysis_width``). A frame without edges scores 0.
+    """
     import cv2
 
-    return np.array([cv2.Laplacian(g, cv2.CV_32F).var() for g in grey(frames)], dtype=np.float64)
+    out = []
+    kernel = np.ones((3, 3), np.uint8)
+    for g in grey(frames):
+        lap = cv2.Laplacian(g, cv2.CV_32F)
+        grad = np.hypot(cv2.Sobel(g, cv2.CV_32F, 1, 0, ksize=3), cv2.Sobel(g, cv2.CV_32F, 0, 1, ksize=3))
+        edges = cv2.dilate((grad > EDGE_GRADIENT).astype(np.uint8), kernel).astype(bool)
+        if edges.mean() < 0.002:
+            out.append(0.0)
+        else:
+            out.append(1000.0 * float(np.mean(lap[edges] ** 2)) / max(float(np.mean(grad[edges] ** 2)), 1e-6))
+    return np.array(out, dtype=np.float64)
 
 
 class Sharpness:
