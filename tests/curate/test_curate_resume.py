@@ -25,8 +25,10 @@ def _inputs(folder, n=N):
 
 def _start(inp, out, *extra):
     env = dict(os.environ, OMP_NUM_THREADS="1")
+    # a runner that started us in the background may have SIGINT ignored, and Python then keeps it ignored
     return subprocess.Popen([sys.executable, "-m", "vgen", "curate", str(inp), "--out", str(out), *FLAGS, *extra],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 def _done(out):
