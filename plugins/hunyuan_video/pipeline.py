@@ -106,7 +106,34 @@ def _load_module(model_cls, config_cls, folder: Path, device, dtype):
     return model.to(device=device).eval().requires_grad_(False)
 
 
-class HunyuanVideoPipeline:
+class CausalVAELatents:
+    """What a pipeline built on the HunyuanVideo causal VAE shares: device/dtype of its DiT, and scaled latents
+    (``latents = vae latents * scaling_factor``) in and out of pixel space."""
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.transformer.parameters()).device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return next(self.transformer.parameters()).dtype
+
+    def encode_video(self, video: torch.Tensor, sample: bool = False,
+                     generator: torch.Generator | None = None) -> torch.Tensor:
+        """Scaled latents of a video (B, 3, 4k+1, H, W) in [-1, 1]: the posterior mean, or a sample of it."""
+        vae_dtype = next(self.vae.parameters()).dtype
+        posterior = self.vae.encode(video.to(vae_dtype))
+        latents = posterior.sample(generator) if sample else posterior.mode()
+        return latents * self.vae.config.scaling_factor
+
+    def decode(self, latents: torch.Tensor) -> torch.Tensor:
+        """Frames (B, 3, 4k+1, H, W) in [0, 1] of scaled latents."""
+        vae_dtype = next(self.vae.parameters()).dtype
+        video = self.vae.decode(latents.to(vae_dtype) / self.vae.config.scaling_factor)
+        return (video.float() / 2 + 0.5).clamp(0, 1)
+
+
+class HunyuanVideoPipeline(CausalVAELatents):
     """HunyuanVideo text-to-video: ``encode_prompt`` -> ``denoise`` (per step) -> ``decode``."""
 
     name = "hunyuan-video"
@@ -151,14 +178,6 @@ class HunyuanVideoPipeline:
 
     # ---- VideoPipeline -------------------------------------------------------------------------------------------
 
-    @property
-    def device(self) -> torch.device:
-        return next(self.transformer.parameters()).device
-
-    @property
-    def dtype(self) -> torch.dtype:
-        return next(self.transformer.parameters()).dtype
-
     @torch.no_grad()
     def encode_prompt(self, prompts: list[str], device=None, dtype=None) -> dict[str, torch.Tensor]:
         """{"encoder_hidden_states": (B, 256, D_llm), "encoder_attention_mask": (B, 256) 0/1,
@@ -189,20 +208,6 @@ class HunyuanVideoPipeline:
                                encoder_attention_mask=text["encoder_attention_mask"],
                                pooled_projections=text["pooled_projections"].to(dtype), guidance=embedded)
         return out.to(latents.dtype)
-
-    def encode_video(self, video: torch.Tensor, sample: bool = False,
-                     generator: torch.Generator | None = None) -> torch.Tensor:
-        """Scaled latents of a video (B, 3, 4k+1, H, W) in [-1, 1]: the posterior mean, or a sample of it."""
-        vae_dtype = next(self.vae.parameters()).dtype
-        posterior = self.vae.encode(video.to(vae_dtype))
-        latents = posterior.sample(generator) if sample else posterior.mode()
-        return latents * self.vae.config.scaling_factor
-
-    def decode(self, latents: torch.Tensor) -> torch.Tensor:
-        """Frames (B, 3, 4k+1, H, W) in [0, 1] of scaled latents."""
-        vae_dtype = next(self.vae.parameters()).dtype
-        video = self.vae.decode(latents.to(vae_dtype) / self.vae.config.scaling_factor)
-        return (video.float() / 2 + 0.5).clamp(0, 1)
 
     def to(self, device=None, dtype=None) -> HunyuanVideoPipeline:
         for module in self.modules().values():

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import torch
 from torch import nn
+from vgen_plugins.hunyuan_video.pipeline import CausalVAELatents
 
 from vgen.errors import UserError
 
@@ -134,7 +135,7 @@ def resolve_config(config: str | dict | None) -> dict:
     return spec
 
 
-class ShapesPipeline:
+class ShapesPipeline(CausalVAELatents):
     """The default text-to-video model: ``encode_prompt`` (token ids) -> ``denoise`` -> ``decode``."""
 
     name = "shapes"
@@ -156,14 +157,6 @@ class ShapesPipeline:
     def text_encoder(self):
         return self.transformer.text_encoder
 
-    @property
-    def device(self) -> torch.device:
-        return next(self.transformer.parameters()).device
-
-    @property
-    def dtype(self) -> torch.dtype:
-        return next(self.transformer.parameters()).dtype
-
     def encode_prompt(self, prompts: list[str], device=None, dtype=None) -> dict[str, torch.Tensor]:
         """{"input_ids", "attention_mask"}: (B, 32) each; the text encoder runs inside the denoiser."""
         from vgen import console
@@ -184,17 +177,6 @@ class ShapesPipeline:
         timestep = torch.as_tensor(timestep, device=latents.device).to(latents.dtype).expand(batch)
         out = self.transformer(latents.to(self.dtype), timestep, text["input_ids"], text["attention_mask"])
         return out.to(latents.dtype)
-
-    def encode_video(self, video, sample=False, generator=None):
-        vae_dtype = next(self.vae.parameters()).dtype
-        posterior = self.vae.encode(video.to(vae_dtype))
-        latents = posterior.sample(generator) if sample else posterior.mode()
-        return latents * self.vae.config.scaling_factor
-
-    def decode(self, latents):
-        vae_dtype = next(self.vae.parameters()).dtype
-        video = self.vae.decode(latents.to(vae_dtype) / self.vae.config.scaling_factor)
-        return (video.float() / 2 + 0.5).clamp(0, 1)
 
     def to(self, device=None, dtype=None) -> ShapesPipeline:
         self.transformer.to(device=device, dtype=dtype)
