@@ -10,6 +10,7 @@ State and arithmetic are float32 whatever the model's dtype.
 
 from __future__ import annotations
 
+import abc
 import math
 from collections.abc import Callable
 
@@ -22,7 +23,7 @@ def _identity(x: torch.Tensor) -> torch.Tensor:
     return x
 
 
-class FlowSampler:
+class FlowSampler(abc.ABC):
     name = ""
     order = 1
 
@@ -42,8 +43,9 @@ class FlowSampler:
                 on_step(i, x)
         return x
 
+    @abc.abstractmethod
     def step(self, velocity, x, sigma, sigma_next, state, constrain):
-        raise NotImplementedError
+        """One update from ``sigma`` to ``sigma_next`` (``state`` carries what multistep solvers remember)."""
 
 
 class FlowEuler(FlowSampler):
