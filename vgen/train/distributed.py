@@ -10,6 +10,8 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
+from vgen.errors import UserError
+
 
 @dataclass
 class Dist:
@@ -17,6 +19,18 @@ class Dist:
     world: int = 1
     local_rank: int = 0
     mode: str = "single"  # single | ddp | fsdp
+    sp: int = 1  # ranks per sequence-parallel group: consecutive ranks [k*sp, (k+1)*sp) share their samples
+    sp_group: dist.ProcessGroup | None = None  # this rank's sequence-parallel group (None: sp = 1)
+
+    @property
+    def dp_rank(self) -> int:
+        """This rank's data-parallel index: which share of a global batch it (and its sequence group) trains on."""
+        return self.rank // self.sp
+
+    @property
+    def dp_world(self) -> int:
+        """Number of data-parallel groups (global batches split into this many shares)."""
+        return self.world // self.sp
 
     @property
     def main(self) -> bool:
@@ -52,9 +66,12 @@ def _collective_device() -> torch.device:
     return torch.device("cpu")
 
 
-def init(mode: str) -> Dist:
-    """Join the process group torchrun describes (WORLD_SIZE > 1), else a single process."""
+def init(mode: str, sequence_parallel: int = 1) -> Dist:
+    """Join the process group torchrun describes (WORLD_SIZE > 1), else a single process; with
+    ``sequence_parallel`` = S > 1, split it into world / S sequence-parallel groups of S consecutive ranks."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world % sequence_parallel:
+        raise UserError(f"sequence_parallel = {sequence_parallel} must divide the number of processes ({world})")
     if world <= 1:
         return Dist()
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
@@ -63,7 +80,14 @@ def init(mode: str) -> Dist:
         if backend == "nccl":
             torch.cuda.set_device(local_rank)
         dist.init_process_group(backend)
-    return Dist(dist.get_rank(), dist.get_world_size(), local_rank, "fsdp" if mode == "fsdp" else "ddp")
+    d = Dist(dist.get_rank(), dist.get_world_size(), local_rank, "fsdp" if mode == "fsdp" else "ddp")
+    if sequence_parallel > 1:
+        d.sp = sequence_parallel
+        for k in range(world // sequence_parallel):  # every rank creates every group, in the same order
+            group = dist.new_group(list(range(k * sequence_parallel, (k + 1) * sequence_parallel)))
+            if k == d.dp_rank:
+                d.sp_group = group
+    return d
 
 
 def shutdown(d: Dist) -> None:

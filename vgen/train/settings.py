@@ -103,6 +103,9 @@ class TrainSettings(BaseSettings):
     mixed_precision: Literal["bf16", "no"] = "bf16"  # bf16 autocast on CUDA (fp32 master weights); CPU runs fp32
     activation_checkpointing: bool = False  # recompute each repeated block in backward
     distributed: Literal["auto", "ddp", "fsdp"] = "auto"  # under torchrun; auto = ddp
+    # ranks per sequence-parallel group (Ulysses, HunyuanVideo-style DiTs): each sample's video tokens are split over
+    # this many ranks, so data parallelism runs over world / sequence_parallel groups; must divide the world
+    sequence_parallel: int = Field(1, ge=1)
 
     # LoRA (target dit): trains adapters only, writes out/lora.safetensors in diffusers' key format
     lora_rank: int = Field(0, ge=0)  # 0: full fine-tuning

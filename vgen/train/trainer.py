@@ -97,7 +97,9 @@ class Trainer:
     def __init__(self, s: TrainSettings, recipe: dict | None = None):
         self.s = s
         self.recipe = recipe or s.model_dump(mode="json")
-        self.d = distributed.init(s.distributed)
+        if s.sequence_parallel > 1 and s.target != "dit":
+            raise UserError("sequence_parallel splits a DiT's tokens: it needs target = \"dit\"")
+        self.d = distributed.init(s.distributed, s.sequence_parallel)
         device = torch.device("cpu")
         if torch.cuda.is_available():
             device = torch.device("cuda", self.d.local_rank)
@@ -159,7 +161,12 @@ class Trainer:
                 self.disc = objectives.PatchDiscriminator3D().to(self.device)
                 self.disc_opt = torch.optim.AdamW(self.disc.parameters(), lr=s.disc_lr or s.lr, betas=(0.5, 0.9))
         inner.train()
-        if s.activation_checkpointing:
+        self.sp_dit = self._sequence_parallel_dit() if self.d.sp > 1 else None
+        if s.activation_checkpointing and self.sp_dit is not None:
+            # the DiT's own checkpointing recomputes blocks through their __call__, so the Ulysses hooks
+            # (RoPE rows, parallel attention) run again in the recompute; generic wrapping would bypass them
+            self.sp_dit.gradient_checkpointing = True
+        elif s.activation_checkpointing:
             distributed.checkpoint_activations(inner)
         self.net.to(self.device)
         self.wrapped = distributed.wrap(self.net, self.d, self.device, s.mixed_precision == "bf16")
@@ -170,6 +177,24 @@ class Trainer:
                                      weight_decay=s.weight_decay)
         self.ema = ({n: p.detach().clone().float() for n, p in self.params.items()} if s.ema_decay > 0 else None)
 
+    def _sequence_parallel_dit(self) -> torch.nn.Module:
+        """The HunyuanVideo-style DiT that ``ulysses`` splits: the transformer itself (hunyuan-video) or its
+        ``dit`` (shapes)."""
+        dit = getattr(self.pipe.transformer, "dit", self.pipe.transformer)
+        if not all(hasattr(dit, n) for n in ("x_embedder", "proj_out", "transformer_blocks",
+                                              "single_transformer_blocks", "gradient_checkpointing")):
+            raise UserError(f"sequence_parallel > 1 needs a HunyuanVideo-style DiT (pipelines hunyuan-video, shapes); "
+                            f"{self.s.pipeline!r} has a {type(dit).__name__}")
+        return dit
+
+    def _sequence_parallel(self):
+        """Inside: the DiT runs Ulysses sequence-parallel over this rank's group (forward and backward)."""
+        if self.sp_dit is None:
+            return contextlib.nullcontext()
+        from vgen.distributed.ulysses import ulysses
+
+        return ulysses(self.sp_dit, self.d.sp_group)
+
     def stream(self, i: int) -> BatchStream:
         if i not in self._streams:
             stage = self.s.stages[i]
@@ -179,7 +204,7 @@ class Trainer:
                 b = assign_bucket(clip, buckets)
                 if b is not None and (self.cache is None or (clip.index, buckets[b]) in self.cache.by_clip_bucket):
                     groups[b].append(clip.index)
-            sizes = {b: batch_size(buckets[b], self.geometry, stage.tokens_per_batch, stage.max_batch, self.d.world)
+            sizes = {b: batch_size(buckets[b], self.geometry, stage.tokens_per_batch, stage.max_batch, self.d.dp_world)
                      for b in groups}
             self._streams[i] = BatchStream(groups, sizes, self.s.seed, i)
         return self._streams[i]
@@ -211,14 +236,15 @@ class Trainer:
         raise UserError(f"every clip of bucket {bucket[0]}x{bucket[1]}x{bucket[2]} is unreadable")
 
     def next_batch(self, stage_i: int) -> dict:
-        """This rank's share of the next global micro-batch of a stage."""
+        """This rank's share of the next global micro-batch of a stage (the ranks of a sequence-parallel group
+        share one: they split each sample's tokens instead)."""
         stream = self.stream(stage_i)
         pos = self.positions[stage_i]
         self.positions[stage_i] += 1
         b, ids = stream.at(pos)
         bucket = tuple(self.s.stages[stage_i].buckets[b])
-        per = len(ids) // self.d.world
-        js = range(self.d.rank * per, (self.d.rank + 1) * per)
+        per = len(ids) // self.d.dp_world
+        js = range(self.d.dp_rank * per, (self.d.dp_rank + 1) * per)
         group = stream.groups[b]
         loaded = list(self._pool.map(lambda j: self._load_or_replace(ids[j], group, bucket), js))
         keys = [(stage_i, pos, j) for j in js]
@@ -255,10 +281,17 @@ class Trainer:
             guidance = None
             if s.guidance is not None:
                 guidance = torch.full((x_t.shape[0],), float(s.guidance), device=self.device)
-            with self.autocast:
-                pred = self.wrapped(x_t, timestep, batch["text"], guidance)
-            per = objectives.per_sample_mse(pred, target)
+            # Sequence parallel: every rank of a group gets the full prediction and the same loss L, and its
+            # parameter gradients sum over the group to S * grad L (vgen.distributed.ulysses). DDP and FSDP average
+            # gradients over all world = S * D ranks, so the result is the mean over the D data-parallel groups of
+            # grad L: plain data-parallel training on D ranks, with no extra scaling.
+            with self._sequence_parallel():
+                with self.autocast:
+                    pred = self.wrapped(x_t, timestep, batch["text"], guidance)
+                per = objectives.per_sample_mse(pred, target)
+                (per.mean() / s.grad_accum).backward()  # inside: checkpointed blocks recompute through the hooks
             self._last_parts = {}
+            return per.detach()
         else:
             x = batch["pixels"]
             with self.autocast:
@@ -316,7 +349,7 @@ class Trainer:
                 raise UserError(f"out of memory on bucket {f}x{h}x{w} (global batch {batch['global_batch']}): "
                                 f"use smaller buckets or tokens_per_batch, or set activation_checkpointing = true"
                                 ) from None
-            loss_sum += float(self.d.sum(per.sum().cpu())) / batch["global_batch"]
+            loss_sum += float(self.d.sum(per.sum().cpu())) / self.d.sp / batch["global_batch"]  # each sample once
             samples += batch["global_batch"]
             tokens += batch["global_batch"] * self.geometry.tokens(batch["bucket"])
         grad_norm = 0.0
