@@ -12,14 +12,15 @@ from vgen.train import objectives, trainer
 def test_vae_training_improves_heldout_psnr(dataset, tmp_path):
     stage = {"steps": 12, "buckets": [[1, 32, 32], [5, 32, 32]], "tokens_per_batch": 256, "max_batch": 2}
     s = hv_settings(target="vae", data=dataset, out=tmp_path / "vae", stages=[stage], lr=2e-3, warmup_steps=0,
-                    holdout=2, eval_every=12, outlier_weight=1.0, adv_weight=0.05, adv_start=6, kl_weight=1e-6)
+                    holdout=2, eval_every=12, outlier_weight=1.0, adv_weight=0.05, adv_start=6, kl_weight=1e-6,
+                    mse_weight=1.0)
     result = trainer.run(s)
     records = [json.loads(line) for line in (tmp_path / "vae" / "metrics.jsonl").read_text().splitlines()]
     psnrs = [r["psnr"] for r in records if "psnr" in r]
     assert records[0]["step"] == 0 and len(psnrs) >= 2
     assert psnrs[-1] > psnrs[0] + 1.0, psnrs  # dB
     steps = [r for r in records if "loss" in r]
-    assert all({"l1", "kl", "outlier"} <= set(r) for r in steps)
+    assert all({"l1", "kl", "outlier", "mse"} <= set(r) for r in steps)
     assert "d_loss" not in steps[5] and "d_loss" in steps[6] and "g_adv" in steps[6]  # the GAN starts at step 6
     assert sum(r["l1"] for r in steps[-3:]) < sum(r["l1"] for r in steps[:3])
     assert result["psnr"] == psnrs[-1]

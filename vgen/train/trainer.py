@@ -300,6 +300,10 @@ class Trainer:
             kl = objectives.kl_per_sample(mean, logvar)
             per = rec + s.kl_weight * kl
             parts = {"l1": rec.mean().item(), "kl": kl.mean().item()}
+            if s.mse_weight > 0:
+                mse = (recon.float() - x.float()).pow(2).flatten(1).mean(1)
+                per = per + s.mse_weight * mse
+                parts["mse"] = mse.mean().item()
             if s.outlier_weight > 0:
                 op = objectives.outlier_penalty(mean, s.outlier_r)
                 per = per + s.outlier_weight * op
