@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # Make vgen importable on a GPU machine that already has torch (and no network): install the carried wheels
 # (.whl/: PyAV, pydantic(-settings), diffusers ...) into /tmp/site and link vgen's packages there, so the machine's
-# own torch stays. Source it: `. scripts/device_setup.sh`.
+# own torch stays. Source it: `. scripts/device_setup.sh`. Fill .whl/ (git-ignored, carried with the call) here first:
+#   echo /.whl/ >> .git/info/exclude; for p in av==18.1.0 pydantic==2.14.4 pydantic-core==2.50.5 \
+#     pydantic-settings==2.16.3 python-dotenv typing-inspection annotated-types diffusers==0.42.1; do
+#     python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+#       --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 -d .whl $p; done
 set -e
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl
 root=$(pwd)
