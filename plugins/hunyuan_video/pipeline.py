@@ -21,6 +21,7 @@ from pathlib import Path
 
 import torch
 from vgen_plugins.hunyuan_video.text_encoders import (
+    LLM_MAX_TOKENS,
     CLIPPooledEncoder,
     LlamaPromptEncoder,
     empty_weights,
@@ -138,6 +139,7 @@ class HunyuanVideoPipeline(CausalVAELatents):
 
     name = "hunyuan-video"
     temporal_compression = 4
+    max_prompt_tokens = LLM_MAX_TOKENS  # longer prompts are cut by the LLM encoder (sample warns)
 
     def __init__(self, transformer, vae, llm: LlamaPromptEncoder, clip: CLIPPooledEncoder,
                  scheduler_config: dict | None = None, files: list[Path] | None = None):

@@ -139,6 +139,7 @@ class ShapesPipeline(CausalVAELatents):
     """The default text-to-video model: ``encode_prompt`` (token ids) -> ``denoise`` -> ``decode``."""
 
     name = "shapes"
+    max_prompt_tokens = MAX_TOKENS - 2  # words; <bos> and <eos> take the other two (sample warns when cut)
 
     def __init__(self, transformer: ShapesDenoiser, vae, tokenizer, files: list[Path] | None = None):
         self.transformer = transformer
@@ -159,14 +160,8 @@ class ShapesPipeline(CausalVAELatents):
 
     def encode_prompt(self, prompts: list[str], device=None, dtype=None) -> dict[str, torch.Tensor]:
         """{"input_ids", "attention_mask"}: (B, 32) each; the text encoder runs inside the denoiser."""
-        from vgen import console
-
         if isinstance(prompts, str):
             prompts = [prompts]
-        for p in prompts:
-            n = len(self.tokenizer(p)["input_ids"])
-            if n > MAX_TOKENS:
-                console.warn(f"prompt has {n} tokens, the text encoder takes {MAX_TOKENS}: truncated: {p[:60]!r}")
         enc = self.tokenizer(prompts, padding="max_length", truncation=True, max_length=MAX_TOKENS,
                              return_tensors="pt")
         device = device or self.device

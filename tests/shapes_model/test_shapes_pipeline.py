@@ -71,3 +71,12 @@ def test_missing_default_weights_is_one_line(tmp_path, monkeypatch):
     res = subprocess.run([sys.executable, "-m", "vgen", "sample", "a red circle moving right", "--out",
                           str(tmp_path)], capture_output=True, text=True)
     assert res.returncode == 2 and len(res.stderr.strip().splitlines()) == 1 and "default model" in res.stderr
+
+
+@pytest.mark.parametrize("pipeline", ["shapes", "hunyuan-video"])
+def test_too_long_prompt_is_truncated_with_a_warning(tmp_path, capsys, pipeline):
+    long = " ".join(["a red circle moving right and"] * 60) + " a blue square"
+    assert main(["sample", long, "--pipeline", pipeline, "--config", "tiny", "--steps", "1", "--frames", "5",
+                 "--height", "32", "--width", "32", "--out", str(tmp_path)]) == 0
+    err = capsys.readouterr().err
+    assert "truncated" in err and "text encoder takes" in err
