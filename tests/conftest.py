@@ -1,5 +1,9 @@
-import pytest
-import torch
+import os
+
+os.environ.setdefault("MKL_CBWR", "AUTO,STRICT")  # before torch loads MKL: reproducible CPU math
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
 
 
 def pytest_collection_modifyitems(config, items):

@@ -1,6 +1,12 @@
 """vgen: a plugin-based toolkit for text-to-video generation (curate, train, sample, edit, dub, export)."""
 
+import os
 from importlib.metadata import PackageNotFoundError, version
+
+# Same seed, same settings, same machine -> the same bits (`vgen sample --from`): without this, MKL may take other
+# code paths for differently aligned buffers and round the last bit differently. Effective when vgen is imported
+# before torch loads MKL (the `vgen` command); a user's own setting wins.
+os.environ.setdefault("MKL_CBWR", "AUTO,STRICT")
 
 try:
     __version__ = version("vgen")
