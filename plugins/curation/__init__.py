@@ -21,7 +21,7 @@ STAGES = [
     ("aspect", "quality", "Aspect", "source", "reject sources below min_side or outside the aspect-ratio range"),
     ("shots", "shots", "ShotSplitter", "split", "PySceneDetect shot split (adaptive and/or content detector)"),
     ("cut", "shots", "Cutter", "cut", "cut shots into min-max duration clips, trimming frames next to cuts"),
-    ("sharpness", "quality", "Sharpness", "clip", "Laplacian-variance sharpness; clearest start frame; rejects blur"),
+    ("sharpness", "quality", "Sharpness", "clip", "edge sharpness (Laplacian over gradient); clearest start frame; rejects blur"),
     ("motion", "motion", "Motion", "clip", "OpenCV optical-flow speed and jitter; rejects static and shaky clips"),
     ("brightness", "quality", "Brightness", "clip", "mean luma and clipped pixels; rejects dark/bright/overexposed"),
     ("text", "text", "TextOverlay", "clip", "text/overlay likelihood heuristic (persistent text-like boxes)"),

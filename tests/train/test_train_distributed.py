@@ -37,15 +37,18 @@ def torchrun(recipe: Path, out: Path, *extra: str) -> subprocess.CompletedProces
     return result
 
 
-def _recipe(tmp_path: Path, data: Path) -> Path:
-    lines = ["[train]", f"data = {json.dumps(str(data))}", "checkpoint_every = 3"]
-    lines += [f"{k} = {json.dumps(v)}" for k, v in RECIPE.items() if k != "stages"]
-    for stage in RECIPE["stages"]:
+def _write_toml(path: Path, settings: dict) -> Path:
+    """A [train] recipe file from a settings dict (stages as [[train.stages]] tables)."""
+    lines = ["[train]"] + [f"{k} = {json.dumps(v)}" for k, v in settings.items() if k != "stages"]
+    for stage in settings["stages"]:
         lines.append("[[train.stages]]")
         lines += [f"{k} = {json.dumps(v)}" for k, v in stage.items()]
-    path = tmp_path / "recipe.toml"
     path.write_text("\n".join(lines) + "\n")
     return path
+
+
+def _recipe(tmp_path: Path, data: Path) -> Path:
+    return _write_toml(tmp_path / "recipe.toml", {"data": str(data), "checkpoint_every": 3, **RECIPE})
 
 
 @pytest.mark.slow
@@ -85,14 +88,7 @@ SP_RECIPE = {"pipeline": "hunyuan-video", "config": "tiny", "lr": 3e-3, "warmup_
 
 
 def _sp_recipe(tmp_path: Path, cache: Path, **extra) -> Path:
-    settings = {**SP_RECIPE, "cache": str(cache), "checkpoint_every": 0, **extra}
-    lines = ["[train]"] + [f"{k} = {json.dumps(v)}" for k, v in settings.items() if k != "stages"]
-    for stage in settings["stages"]:
-        lines.append("[[train.stages]]")
-        lines += [f"{k} = {json.dumps(v)}" for k, v in stage.items()]
-    path = tmp_path / "sp.toml"
-    path.write_text("\n".join(lines) + "\n")
-    return path
+    return _write_toml(tmp_path / "sp.toml", {**SP_RECIPE, "cache": str(cache), "checkpoint_every": 0, **extra})
 
 
 def _single_sp_reference(hv_cache: Path, out: Path) -> dict[int, float]:

@@ -200,8 +200,11 @@ def write_cache(pipe, clips: list[Clip], stages, out: Path, shard_size: int, met
                 wanted[(clip.index, buckets[b])] = clip
     index, shard, n_shards = [], {}, 0
     with atomic_dir(out) as tmp:
+        flushed = 0  # samples written to earlier shards
+
         def flush():
-            nonlocal shard, n_shards
+            nonlocal shard, n_shards, flushed
+            flushed = len(index)
             if shard:
                 save_file(shard, str(tmp / f"shard-{n_shards:05d}.safetensors"), metadata={"format": "pt"})
                 n_shards += 1
@@ -238,7 +241,7 @@ def write_cache(pipe, clips: list[Clip], stages, out: Path, shard_size: int, met
                         index.append({"shard": f"shard-{n_shards:05d}.safetensors", "key": key, "clip": clip_id,
                                       "bucket": list(bucket), "caption": clip.caption, "path": str(clip.path),
                                       "frames": clip.frames, "height": clip.height, "width": clip.width})
-                        if len({k.split(".")[0] for k in shard}) >= shard_size:
+                        if len(index) - flushed >= shard_size:
                             flush()
             flush()
         with torch.no_grad():
