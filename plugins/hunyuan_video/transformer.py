@@ -385,11 +385,11 @@ class HunyuanVideoTransformer3DModel(nn.Module):
             t.to(dtype) for t in (hidden_states, encoder_hidden_states, pooled_projections))
 
         # 1. drop text positions that are padding in every sample; no mask at all when nothing padded is left
-        #    (both depend on the mask's values, so an exported graph keeps the full mask: same result)
+        #    (both depend on the mask's values, so an exported or compiled graph keeps the full mask: same result)
         text, text_mask = encoder_hidden_states, None
         if encoder_attention_mask is not None:
             text_mask = encoder_attention_mask.to(device=text.device, dtype=torch.bool)
-            if not torch.compiler.is_exporting():
+            if not (torch.compiler.is_exporting() or torch.compiler.is_compiling()):
                 used = text_mask.any(dim=0).nonzero()
                 keep = int(used[-1]) + 1 if len(used) else 1
                 text, text_mask = text[:, :keep], text_mask[:, :keep]

@@ -52,7 +52,8 @@ def test_recipes_train_vae_then_dit_then_sample(tmp_path):
                  "--set", 'config="tiny"', "--set", "holdout=2", "--set", f"stages={vae_stages}",
                  "--set", "data_workers=2"]) == 0
     dit_stages = json.dumps([{"name": "c", "steps": 3, "buckets": [[17, 64, 64]], "max_batch": 4}])
-    common = ["--recipe", "shapes-default", "--set", f"stages={dit_stages}", "--set", "data_workers=2"]
+    common = ["--recipe", "shapes-default", "--set", f"stages={dit_stages}", "--set", "data_workers=2",
+              "--set", "compile=false"]  # compiling costs a minute on a CPU
     assert main(["-q", "train", "cache", "--weights", str(vae / "final"), "--data", str(data), "--out", str(cache),
                  *common]) == 0
     assert main(["-q", "train", "run", "--weights", str(vae / "final"), "--cache", str(cache), "--out", str(dit),

@@ -214,35 +214,40 @@ def write_cache(pipe, clips: list[Clip], stages, out: Path, shard_size: int, met
         by_bucket: dict[Bucket, list[tuple[int, Clip]]] = {}
         for (clip_id, bucket), clip in wanted.items():
             by_bucket.setdefault(bucket, []).append((clip_id, clip))
-        pool = ThreadPoolExecutor(workers, thread_name_prefix="vgen-cache")
-        with console.err.status("caching latents") if not console.state.quiet else _nullcontext():
+        pool = _decode_pool(workers, len(wanted))
+        window = encode_batch * 8  # clips decoding at once: the workers stay busy, RAM stays bounded
+        with pool, console.err.status("caching latents") if not console.state.quiet else _nullcontext():
             for bucket, members in by_bucket.items():
-                for start in range(0, len(members), encode_batch):
-                    loaded = []
-                    chunk = members[start:start + encode_batch]
-                    for (clip_id, clip), pixels in zip(chunk, pool.map(_try_pixels, [c for _, c in chunk], [bucket] * len(chunk)),
-                                                       strict=True):
-                        if isinstance(pixels, UserError):
-                            bad.add(clip_id, str(pixels))
-                        else:
-                            loaded.append((clip_id, clip, pixels))
-                    if not loaded:
-                        continue
-                    with torch.no_grad():
-                        pixels = torch.stack([p for _, _, p in loaded]).to(device=device, dtype=dtype)
-                        latents = pipe.encode_video(pixels)
-                        text = pipe.encode_prompt([clip.caption for _, clip, _ in loaded], device=device,
-                                                  dtype=dtype)
-                    for i, (clip_id, clip, _) in enumerate(loaded):
-                        key = f"s{len(index)}"
-                        shard[f"{key}.latents"] = latents[i].detach().cpu().clone(
-                            memory_format=torch.contiguous_format)
-                        shard.update(_text_to_tensors(key, {k: v[i:i + 1] for k, v in text.items()}))
-                        index.append({"shard": f"shard-{n_shards:05d}.safetensors", "key": key, "clip": clip_id,
-                                      "bucket": list(bucket), "caption": clip.caption, "path": str(clip.path),
-                                      "frames": clip.frames, "height": clip.height, "width": clip.width})
-                        if len(index) - flushed >= shard_size:
-                            flush()
+                for w0 in range(0, len(members), window):
+                    part = members[w0:w0 + window]
+                    decoded = list(pool.map(_try_pixels, [c for _, c in part], [bucket] * len(part),
+                                            chunksize=max(1, len(part) // (4 * workers))))
+                    for start in range(0, len(part), encode_batch):
+                        loaded = []
+                        for (clip_id, clip), pixels in zip(part[start:start + encode_batch],
+                                                           decoded[start:start + encode_batch], strict=True):
+                            if isinstance(pixels, UserError):
+                                bad.add(clip_id, str(pixels))
+                            else:
+                                loaded.append((clip_id, clip, pixels))
+                        if not loaded:
+                            continue
+                        with torch.no_grad():
+                            pixels = torch.stack([p for _, _, p in loaded]).to(device=device, dtype=dtype)
+                            latents = pipe.encode_video(pixels)
+                            text = pipe.encode_prompt([clip.caption for _, clip, _ in loaded], device=device,
+                                                      dtype=dtype)
+                        for i, (clip_id, clip, _) in enumerate(loaded):
+                            key = f"s{len(index)}"
+                            shard[f"{key}.latents"] = latents[i].detach().cpu().clone(
+                                memory_format=torch.contiguous_format)
+                            shard.update(_text_to_tensors(key, {k: v[i:i + 1] for k, v in text.items()}))
+                            index.append({"shard": f"shard-{n_shards:05d}.safetensors", "key": key,
+                                          "clip": clip_id, "bucket": list(bucket), "caption": clip.caption,
+                                          "path": str(clip.path), "frames": clip.frames, "height": clip.height,
+                                          "width": clip.width})
+                            if len(index) - flushed >= shard_size:
+                                flush()
             flush()
         with torch.no_grad():
             null = pipe.encode_prompt([""], device=device, dtype=dtype)
@@ -250,6 +255,18 @@ def write_cache(pipe, clips: list[Clip], stages, out: Path, shard_size: int, met
         (tmp / CACHE_INDEX).write_text("".join(json.dumps(e) + "\n" for e in index))
         (tmp / CACHE_META).write_text(json.dumps({**meta, "samples": len(index), "skipped": len(bad)}, indent=2))
     return {"samples": len(index), "shards": n_shards, "skipped": len(bad)}
+
+
+def _decode_pool(workers: int, clips: int):
+    """Threads for a few clips; processes for many (PyAV's frame conversion holds the GIL: threads decode one clip
+    at a time). Spawned, not forked: the parent may hold CUDA and OpenMP state."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    if workers > 1 and clips >= 256:
+        return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=torch.set_num_threads, initargs=(1,))
+    return ThreadPoolExecutor(workers, thread_name_prefix="vgen-cache")
 
 
 def _try_pixels(clip: Clip, bucket: Bucket):

@@ -12,14 +12,22 @@ def sample_t(gen: torch.Generator, mean: float, std: float, shift: float) -> flo
     return shift * t / (1 + (shift - 1) * t)
 
 
-def flow_matching_inputs(x0: torch.Tensor, gens: list[torch.Generator], mean: float, std: float, shift: float):
+def flow_noise(gens: list[torch.Generator], shape, mean: float, std: float, shift: float):
+    """(t (B,), noise (B, *shape)) drawn on the CPU from one generator per sample, so they do not depend on the
+    device, the batch split or the number of processes."""
+    ts = torch.tensor([sample_t(g, mean, std, shift) for g in gens], dtype=torch.float32)
+    return ts, torch.stack([torch.randn(tuple(shape), generator=g) for g in gens])
+
+
+def flow_matching_inputs(x0: torch.Tensor, gens: list[torch.Generator] | None, mean: float, std: float, shift: float,
+                         drawn: tuple[torch.Tensor, torch.Tensor] | None = None):
     """Noisy latents, timesteps (sigma * 1000) and velocity targets for clean latents ``x0`` (B, ...).
 
-    x_t = t * noise + (1 - t) * x0 and the model predicts v = noise - x0. Noise is drawn on the CPU from one
-    generator per sample, so it does not depend on the device, the batch split or the number of processes.
+    x_t = t * noise + (1 - t) * x0 and the model predicts v = noise - x0; (t, noise) come from ``flow_noise``
+    (``drawn``: already drawn, e.g. while the previous step ran).
     """
-    ts = torch.tensor([sample_t(g, mean, std, shift) for g in gens], dtype=torch.float32)
-    noise = torch.stack([torch.randn(x0.shape[1:], generator=g) for g in gens]).to(x0.device, torch.float32)
+    ts, noise = drawn if drawn is not None else flow_noise(gens, x0.shape[1:], mean, std, shift)
+    noise = noise.to(x0.device, torch.float32)
     t = ts.to(x0.device).view(-1, *[1] * (x0.dim() - 1))
     x0 = x0.float()
     return t * noise + (1 - t) * x0, ts.to(x0.device) * 1000.0, noise - x0

@@ -113,6 +113,8 @@ class Trainer:
         self._setup_model()
         self.bad = BadClips(self.d.rank)
         self._pool = ThreadPoolExecutor(s.data_workers, thread_name_prefix="vgen-data")  # map keeps the order
+        self._prefetch = ThreadPoolExecutor(1, thread_name_prefix="vgen-prefetch")  # the next batch, while one trains
+        self._ahead: dict = {}
         self._decoded: dict | None = {} if s.keep_decoded else None
         self.step = 0
         self.positions = [0] * len(s.stages)
@@ -176,6 +178,14 @@ class Trainer:
         self.opt = torch.optim.AdamW(list(self.params.values()), lr=s.lr, betas=tuple(s.betas), eps=s.eps,
                                      weight_decay=s.weight_decay)
         self.ema = ({n: p.detach().clone().float() for n, p in self.params.items()} if s.ema_decay > 0 else None)
+        # torch.compile: the DiT's forward and backward as a few fused kernels (a small DiT on a GPU otherwise
+        # spends its step launching ~12k tiny ops); compiled in place, so weight names stay as they are
+        self._compiled = None
+        if s.compile:
+            if s.target != "dit":
+                raise UserError("compile = true compiles the DiT: it needs target = \"dit\"")
+            inner.compile()
+            self._compiled = inner
 
     def _sequence_parallel_dit(self) -> torch.nn.Module:
         """The HunyuanVideo-style DiT that ``ulysses`` splits: the transformer itself (hunyuan-video) or its
@@ -236,11 +246,19 @@ class Trainer:
         raise UserError(f"every clip of bucket {bucket[0]}x{bucket[1]}x{bucket[2]} is unreadable")
 
     def next_batch(self, stage_i: int) -> dict:
-        """This rank's share of the next global micro-batch of a stage (the ranks of a sequence-parallel group
-        share one: they split each sample's tokens instead)."""
-        stream = self.stream(stage_i)
+        """This rank's share of the next global micro-batch of a stage; the one after it is made in the background
+        (batches depend only on their stage and position, so a prefetched batch is the one that would be made)."""
         pos = self.positions[stage_i]
         self.positions[stage_i] += 1
+        ahead, self._ahead = self._ahead.pop((stage_i, pos), None), {}
+        batch = ahead.result() if ahead is not None else self._make_batch(stage_i, pos)
+        self._ahead[(stage_i, pos + 1)] = self._prefetch.submit(self._make_batch, stage_i, pos + 1)
+        return batch
+
+    def _make_batch(self, stage_i: int, pos: int) -> dict:
+        """The micro-batch at ``pos`` of a stage's stream (the ranks of a sequence-parallel group share one: they
+        split each sample's tokens instead)."""
+        stream = self.stream(stage_i)
         b, ids = stream.at(pos)
         bucket = tuple(self.s.stages[stage_i].buckets[b])
         per = len(ids) // self.d.dp_world
@@ -267,6 +285,10 @@ class Trainer:
                 batch["latents"] = self.pipe.encode_video(x)
                 prompts = [self.clips[c].caption if c is not None else "" for c in captions]
                 batch["text"] = self.pipe.encode_prompt(prompts, device=self.device)
+        # the flow-matching noise too: drawn here, it is off the step's critical path
+        gens = [generator("noise", self.s.seed, *key) for key in keys]
+        batch["drawn"] = objectives.flow_noise(gens, batch["latents"].shape[1:], self.s.logit_mean,
+                                               self.s.logit_std, self.s.shift)
         return batch
 
     # ---------------------------------------------------------------------------------------------- one step
@@ -274,10 +296,9 @@ class Trainer:
     def _micro(self, batch: dict, step: int) -> torch.Tensor:
         """Forward + backward of one micro-batch; returns the per-sample losses (detached)."""
         s = self.s
-        gens = [generator("noise", s.seed, *key) for key in batch["keys"]]
         if s.target == "dit":
-            x_t, timestep, target = objectives.flow_matching_inputs(batch["latents"], gens, s.logit_mean,
-                                                                    s.logit_std, s.shift)
+            x_t, timestep, target = objectives.flow_matching_inputs(batch["latents"], None, s.logit_mean,
+                                                                    s.logit_std, s.shift, drawn=batch["drawn"])
             guidance = None
             if s.guidance is not None:
                 guidance = torch.full((x_t.shape[0],), float(s.guidance), device=self.device)
@@ -294,6 +315,7 @@ class Trainer:
             return per.detach()
         else:
             x = batch["pixels"]
+            gens = [generator("noise", s.seed, *key) for key in batch["keys"]]
             with self.autocast:
                 mean, logvar, z, recon = self.wrapped(x, gens)
             rec = (recon.float() - x.float()).abs().flatten(1).mean(1)
@@ -337,6 +359,23 @@ class Trainer:
         return float(self.d.sum(loss.detach().cpu()) / self.d.world)
 
     def train_step(self) -> dict:
+        """One optimizer step; the first one with ``compile`` falls back to eager mode if compiling fails."""
+        if self._compiled is None:
+            return self._train_step()
+        compiled, self._compiled = self._compiled, None
+        positions = list(self.positions)
+        try:
+            return self._train_step()
+        except (torch.OutOfMemoryError, UserError):
+            raise
+        except Exception as exc:  # noqa: BLE001 - any compiler failure: the eager model still trains
+            console.warn(f"torch.compile failed ({type(exc).__name__}: {str(exc).strip().splitlines()[0][:200]}); "
+                         "training without it")
+            compiled._compiled_call_impl = None
+            self.positions = positions  # the same batch again
+            return self._train_step()
+
+    def _train_step(self) -> dict:
         s = self.s
         stage_i = stage_of(s, self.step)
         self.opt.zero_grad(set_to_none=True)
@@ -371,9 +410,9 @@ class Trainer:
         if self.disc is not None and getattr(self, "_adv_on", False):
             record["d_loss"] = self._disc_step()
         if self.ema is not None:
-            with torch.no_grad():
-                for n, p in self.params.items():
-                    self.ema[n].lerp_(p.detach().float(), 1 - s.ema_decay)
+            with torch.no_grad():  # one fused kernel per dtype, not one per parameter
+                torch._foreach_lerp_(list(self.ema.values()), [p.detach().float() for p in self.params.values()],
+                                     1 - s.ema_decay)
         self.step += 1
         return record
 
