@@ -78,3 +78,20 @@ def test_interrupted_write_keeps_previous_checkpoint(tmp_path):
     with pytest.raises(TypeError):
         save_checkpoint(target, {"a": torch.zeros(2)}, {"v": 3}, extra_files={"x": object()})  # type: ignore
     assert json.loads((target / "config.json").read_text()) == {"v": 1}
+
+
+def test_atomic_writes_publish_plain_modes(tmp_path):
+    """Atomic writes go through private temporaries (0600 files, 0700 folders); what they publish must be readable
+    like any other file, or weights shipped in a package are unreadable for other users."""
+    import os
+
+    from vgen.io.atomic import atomic_dir, write_text
+
+    mask = os.umask(0)
+    os.umask(mask)
+    write_text(tmp_path / "a.json", "{}")
+    with atomic_dir(tmp_path / "folder") as tmp:
+        write_text(tmp / "b.json", "{}")
+    assert (tmp_path / "a.json").stat().st_mode & 0o777 == 0o666 & ~mask
+    assert (tmp_path / "folder").stat().st_mode & 0o777 == 0o777 & ~mask
+    assert (tmp_path / "folder" / "b.json").stat().st_mode & 0o777 == 0o666 & ~mask

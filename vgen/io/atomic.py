@@ -8,6 +8,11 @@ import shutil
 import tempfile
 from pathlib import Path
 
+# mkstemp/mkdtemp make private (0600/0700) entries; what we publish gets the modes a plain open()/mkdir() gives
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+FILE_MODE, DIR_MODE = 0o666 & ~_UMASK, 0o777 & ~_UMASK
+
 
 @contextlib.contextmanager
 def atomic_path(target: str | os.PathLike, suffix: str | None = None):
@@ -24,6 +29,7 @@ def atomic_path(target: str | os.PathLike, suffix: str | None = None):
     try:
         yield tmp
         _fsync(tmp)
+        os.chmod(tmp, FILE_MODE)
         os.replace(tmp, target)
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -47,6 +53,7 @@ def atomic_dir(target: str | os.PathLike):
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
     try:
         yield tmp
+        os.chmod(tmp, DIR_MODE)
         old = None
         if target.exists():
             old = target.with_name(f".{target.name}.old")
