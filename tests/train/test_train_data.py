@@ -131,3 +131,21 @@ def test_activation_checkpointing_keeps_the_losses(tiny_registry, dataset, tmp_p
                           activation_checkpointing=ckpt, checkpoint_every=0, save_final=False, lr=1e-2)
         runs.append(trainer.run(s)["last_loss"])
     assert runs[0] == runs[1]
+
+
+def test_many_clips_decode_in_worker_processes_with_the_same_pixels(dataset):
+    """Past a few hundred clips, decoding moves to spawned processes (PyAV's frame conversion holds the GIL); the
+    pixels are the ones the in-process path gives, and a missing clip comes back as its UserError."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    from vgen.train.data import decode_pool, try_pixels_half
+
+    clips = [Clip(0, dataset.parent / f"clip{i}.mp4", "", 9, 32, 32) for i in range(2)]
+    clips.append(Clip(0, dataset.parent / "missing.mp4", "", 9, 32, 32))
+    with decode_pool(2, 1000) as pool:
+        assert isinstance(pool, ProcessPoolExecutor)
+        got = list(pool.map(try_pixels_half, clips, [(5, 16, 24)] * 3))
+    for c, x in zip(clips[:2], got[:2], strict=True):
+        assert torch.equal(x, load_pixels(c, (5, 16, 24)).half())
+    assert isinstance(got[2], UserError) and "not found" in str(got[2])
+    assert not isinstance(decode_pool(2, 10), ProcessPoolExecutor)  # a few clips: threads, no start-up cost

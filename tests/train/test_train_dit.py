@@ -45,3 +45,33 @@ def test_tiny_dit_loss_falls_by_30_percent_in_200_steps(hv_cache, tmp_path):
     trained = trainer.build_pipeline(s, "cpu")
     assert not torch.allclose(pipe.denoise(lat, torch.tensor([500.0]), text),
                               trained.denoise(lat, torch.tensor([500.0]), text))
+
+
+def _losses(s, steps):
+    t = trainer.Trainer(s)
+    try:
+        return [t.train_step()["loss"] for _ in range(steps)]
+    finally:
+        t.close()
+
+
+def test_compiled_dit_trains_like_eager(hv_cache, tmp_path):
+    """compile = true: the same losses as eager mode (one fixed bucket, so one graph)."""
+    stage = {"steps": 3, "buckets": [[9, 32, 32]], "tokens_per_batch": 48}
+    eager = _losses(hv_settings(cache=hv_cache, out=tmp_path / "a", stages=[stage]), 3)
+    compiled = _losses(hv_settings(cache=hv_cache, out=tmp_path / "b", stages=[stage], compile=True), 3)
+    assert torch.allclose(torch.tensor(compiled), torch.tensor(eager), rtol=1e-4), (compiled, eager)
+
+
+def test_a_failing_compile_falls_back_to_eager_on_the_same_batch(hv_cache, tmp_path, monkeypatch, capsys):
+    def broken_compile(self, *args, **kwargs):
+        def fail(*a, **k):
+            raise RuntimeError("inductor: no C++ compiler\nmore")
+        self._compiled_call_impl = fail
+
+    stage = {"steps": 3, "buckets": [[9, 32, 32]], "tokens_per_batch": 48}
+    eager = _losses(hv_settings(cache=hv_cache, out=tmp_path / "a", stages=[stage]), 2)
+    monkeypatch.setattr(torch.nn.Module, "compile", broken_compile)
+    fallback = _losses(hv_settings(cache=hv_cache, out=tmp_path / "b", stages=[stage], compile=True), 2)
+    assert fallback == eager
+    assert "torch.compile failed (RuntimeError: inductor: no C++ compiler); training without it" in capsys.readouterr().err

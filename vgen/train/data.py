@@ -214,7 +214,7 @@ def write_cache(pipe, clips: list[Clip], stages, out: Path, shard_size: int, met
         by_bucket: dict[Bucket, list[tuple[int, Clip]]] = {}
         for (clip_id, bucket), clip in wanted.items():
             by_bucket.setdefault(bucket, []).append((clip_id, clip))
-        pool = _decode_pool(workers, len(wanted))
+        pool = decode_pool(workers, len(wanted))
         window = encode_batch * 8  # clips decoding at once: the workers stay busy, RAM stays bounded
         with pool, console.err.status("caching latents") if not console.state.quiet else _nullcontext():
             for bucket, members in by_bucket.items():
@@ -257,7 +257,7 @@ def write_cache(pipe, clips: list[Clip], stages, out: Path, shard_size: int, met
     return {"samples": len(index), "shards": n_shards, "skipped": len(bad)}
 
 
-def _decode_pool(workers: int, clips: int):
+def decode_pool(workers: int, clips: int):
     """Threads for a few clips; processes for many (PyAV's frame conversion holds the GIL: threads decode one clip
     at a time). Spawned, not forked: the parent may hold CUDA and OpenMP state."""
     import multiprocessing
@@ -274,6 +274,12 @@ def _try_pixels(clip: Clip, bucket: Bucket):
         return load_pixels(clip, bucket)
     except UserError as exc:
         return exc
+
+
+def try_pixels_half(clip: Clip, bucket: Bucket):
+    """``load_pixels`` in fp16 (half the bytes back from a worker process), or the UserError."""
+    x = _try_pixels(clip, bucket)
+    return x if isinstance(x, UserError) else x.half()
 
 
 class _nullcontext:

@@ -28,9 +28,11 @@ from vgen.train.data import (
     LatentCache,
     assign_bucket,
     batch_size,
+    decode_pool,
     generator,
     load_pixels,
     read_clips,
+    try_pixels_half,
 )
 from vgen.train.logs import Logger, plot_loss
 from vgen.train.settings import TrainSettings
@@ -217,9 +219,29 @@ class Trainer:
             sizes = {b: batch_size(buckets[b], self.geometry, stage.tokens_per_batch, stage.max_batch, self.d.dp_world)
                      for b in groups}
             self._streams[i] = BatchStream(groups, sizes, self.s.seed, i)
+            if self._decoded is not None and self.cache is None:
+                self._predecode([(cid, buckets[b]) for b, ids in groups.items() for cid in ids])
         return self._streams[i]
 
     # ----------------------------------------------------------------------------------------------- batches
+
+    def _predecode(self, wanted: list) -> None:
+        """keep_decoded: decode a stage's clips once, up front, in worker processes (decoding them batch by batch
+        in threads is bound by the GIL: ~40 clips/s, a slow first epoch)."""
+        todo = [(cid, b) for cid, b in wanted if (cid, tuple(b)) not in self._decoded and cid not in self.bad.ids]
+        if not todo:
+            return
+        t0 = time.perf_counter()
+        with decode_pool(self.s.data_workers, len(todo)) as pool:
+            chunk = max(1, len(todo) // (4 * self.s.data_workers))
+            for (cid, b), x in zip(todo, pool.map(try_pixels_half, [self.clips[c] for c, _ in todo],
+                                                  [tuple(b) for _, b in todo], chunksize=chunk), strict=True):
+                if isinstance(x, UserError):
+                    self.bad.add(cid, str(x))
+                else:
+                    self._decoded[(cid, tuple(b))] = x
+        if self.d.main and not console.state.quiet:
+            console.info(f"decoded {len(todo)} clips in {time.perf_counter() - t0:.0f} s")
 
     def _load(self, clip_id: int, bucket):
         if self.cache is not None:
@@ -264,7 +286,9 @@ class Trainer:
         per = len(ids) // self.d.dp_world
         js = range(self.d.dp_rank * per, (self.d.dp_rank + 1) * per)
         group = stream.groups[b]
-        loaded = list(self._pool.map(lambda j: self._load_or_replace(ids[j], group, bucket), js))
+        load = lambda j: self._load_or_replace(ids[j], group, bucket)  # noqa: E731
+        # cached latents are memory-mapped reads: threads would only add lock traffic; clips decode in threads
+        loaded = [load(j) for j in js] if self.cache is not None else list(self._pool.map(load, js))
         keys = [(stage_i, pos, j) for j in js]
         captions = []
         for (cid, _), key in zip(loaded, keys, strict=True):
@@ -379,9 +403,11 @@ class Trainer:
         s = self.s
         stage_i = stage_of(s, self.step)
         self.opt.zero_grad(set_to_none=True)
-        loss_sum, samples, tokens = 0.0, 0, 0
+        loss_sum, samples, tokens, data_s = 0.0, 0, 0, 0.0
         for m in range(s.grad_accum):
+            t_data = time.perf_counter()
             batch = self.next_batch(stage_i)
+            data_s += time.perf_counter() - t_data
             sync = (self.wrapped.no_sync() if self.d.mode == "ddp" and m < s.grad_accum - 1
                     else contextlib.nullcontext())
             try:
@@ -405,7 +431,7 @@ class Trainer:
         self.opt.step()
         record = {"step": self.step + 1, "stage": s.stages[stage_i].name, "loss": loss_sum / s.grad_accum,
                   "lr": lr, "grad_norm": grad_norm, "samples": samples, "tokens": tokens,
-                  "bucket": "x".join(map(str, batch["bucket"]))}
+                  "bucket": "x".join(map(str, batch["bucket"])), "data_s": data_s}
         record.update(self._last_parts)
         if self.disc is not None and getattr(self, "_adv_on", False):
             record["d_loss"] = self._disc_step()
@@ -552,7 +578,7 @@ class Trainer:
                 if initial:
                     logger.log({"step": 0, **initial})
             t0, since = time.perf_counter(), 0
-            acc = {"samples": 0, "tokens": 0}
+            acc = {"samples": 0, "tokens": 0, "data_s": 0.0}
             end = min(s.total_steps, stop_at) if stop_at else s.total_steps
             deadline = time.monotonic() + s.time_limit_s if s.time_limit_s else None
             timed_out = False
@@ -566,6 +592,7 @@ class Trainer:
                 first_loss = first_loss if first_loss is not None else last_loss
                 acc["samples"] += record["samples"]
                 acc["tokens"] += record["tokens"]
+                acc["data_s"] += record.pop("data_s")
                 since += 1
                 if s.eval_every and self.step % s.eval_every == 0:
                     final_eval = self.evaluate()
@@ -574,10 +601,11 @@ class Trainer:
                     dt = max(1e-9, time.perf_counter() - t0)
                     record["samples_per_s"] = acc["samples"] / dt
                     record["tokens_per_s"] = acc["tokens"] / dt
+                    record["data_wait"] = acc["data_s"] / dt  # share of the time spent waiting for batches
                     if self.device.type == "cuda":
                         record["gpu_mem_gb"] = torch.cuda.max_memory_allocated(self.device) / 1e9
                     logger.log(record)
-                    t0, since, acc = time.perf_counter(), 0, {"samples": 0, "tokens": 0}
+                    t0, since, acc = time.perf_counter(), 0, {"samples": 0, "tokens": 0, "data_s": 0.0}
                 if s.checkpoint_every and self.step % s.checkpoint_every == 0 and self.step < end:
                     self.save_checkpoint()
             if self.step < s.total_steps and not timed_out:  # stopped at stop_at: checkpoint, resume later
