@@ -28,7 +28,6 @@ fi
 [ -d "$work/vae/final" ] || { stamp "vae"; vgen -q train run --recipe shapes-default-vae --data "$work/data" --out "$work/vae" --resume auto --json; }
 [ -d "$work/cache" ] || { stamp "cache"; vgen -q train cache --recipe shapes-default --weights "$work/vae/final" --data "$work/data" --out "$work/cache"; }
 [ -d "$work/dit/final-ema" ] || { stamp "dit"; vgen -q train run --recipe shapes-default --weights "$work/vae/final" --cache "$work/cache" --out "$work/dit" --resume auto --json; }
-[ -f "$work/eval/scores.json" ] || { stamp "eval"; "$here/eval_default_model.sh" "$work/dit/final-ema" "$work/eval" 200; }
 if [ "${SHIP:-0}" = 1 ]; then
   stamp "ship"
   python3 -c "
@@ -38,4 +37,5 @@ out = sys.argv[2] or WEIGHTS_DIR
 ShapesPipeline.load(sys.argv[1]).save(out, dtype=torch.bfloat16)
 print(out)" "$work/dit/final-ema" "${SHIP_TO:-}"
 fi
+[ -f "$work/eval/scores.json" ] || { stamp "eval"; "$here/eval_default_model.sh" "$work/dit/final-ema" "$work/eval" 200; }
 stamp "done"

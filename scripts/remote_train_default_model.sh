@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Train the default model on a GPU machine that is reached only through short commands (each at most ~10 minutes,
+# the machine kept between them): the first call starts train_default_model.sh in its own session, every call
+# (the first too) watches it for SECONDS and copies what is finished into OUT_DIR, so nothing is lost if the
+# machine goes away between calls.
+#   . scripts/device_setup.sh; scripts/remote_train_default_model.sh SECONDS OUT_DIR
+# Env: WORK (default /tmp/w), NUM (clips, 16000), TL (time limit of each training run, s: 1150 by default, so the
+# whole chain fits one 30-minute machine), VAE (default: the VAE in the repo; VAE= trains it first).
+# OUT_DIR gets: w.log, {vae,dit}_metrics.jsonl, dit_loss.png, scores.json, and once each vae_final.tar (the VAE,
+# without the untrained DiT) and ship.tar.a? (the bf16 weights for plugins/shapes_model/weights, <= 15 MB parts).
+set -u
+secs=${1:?seconds to watch}; out=${2:?out dir}
+work=${WORK:-/tmp/w}; here=$(cd "$(dirname "$0")" && pwd)
+mkdir -p "$work" "$out"
+running() { pgrep -f "[t]rain_default_model.sh $work" >/dev/null; }  # [t]: never matches this script's own line
+if ! running && [ ! -f "$work/done" ]; then
+  VGEN_TRAIN_TIME_LIMIT_S=${TL:-1150} SHIP=1 SHIP_TO="$work/ship" VAE=${VAE-$here/../plugins/shapes_model/weights/vae} \
+    setsid nohup bash -c "'$here/train_default_model.sh' '$work' ${NUM:-16000} && touch '$work/done'" \
+    >> "$work.log" 2>&1 < /dev/null &
+  sleep 2
+fi
+end=$((SECONDS + secs))
+while [ $SECONDS -lt $end ] && running; do sleep 5; done
+cp "$work.log" "$out/w.log"
+for s in vae dit; do [ -f "$work/$s/metrics.jsonl" ] && cp "$work/$s/metrics.jsonl" "$out/${s}_metrics.jsonl"; done
+[ -f "$work/dit/loss.png" ] && cp "$work/dit/loss.png" "$out/dit_loss.png"
+[ -f "$work/eval/scores.json" ] && cp "$work/eval/scores.json" "$out/"
+if [ -d "$work/vae/final" ] && [ ! -f "$work/vae_sent" ]; then
+  tar -cf "$out/vae_final.tar" -C "$work/vae" --exclude=final/transformer final && touch "$work/vae_sent"
+fi
+if [ -d "$work/ship" ] && [ ! -f "$work/ship_sent" ]; then
+  tar -cf - -C "$work" ship | split -b 15M - "$out/ship.tar." && touch "$work/ship_sent"
+fi
+tail -c 2000 "$work.log"
+if running; then echo "still running"; elif [ -f "$work/done" ]; then echo "done"; else echo "stopped (see w.log)"; fi
