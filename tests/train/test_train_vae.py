@@ -3,6 +3,7 @@ held-out clips improves."""
 
 import json
 
+import pytest
 import torch
 from conftest import hv_settings
 
@@ -45,3 +46,29 @@ def test_patch_discriminator_gives_a_logit_per_patch():
     assert logits.shape[0] == 2 and logits.shape[1] == 1 and logits.shape[-1] == 4
     real, fake = torch.full((2, 4), 2.0), torch.full((2, 4), -2.0)
     assert torch.all(objectives.hinge_d_loss(real, fake) == 0)  # confident and right: no loss
+
+
+def test_fit_scaling_factor_gives_the_dit_unit_variance_latents(dataset, tmp_path):
+    """fit_scaling_factor: the saved VAE's scaling_factor makes the held-out latents (as the DiT sees them) unit
+    variance; without held-out clips the run refuses to start rather than fail at the end."""
+    from vgen_plugins.hunyuan_video.pipeline import build
+
+    from vgen.errors import UserError
+    from vgen.train.data import load_pixels
+
+    stage = {"steps": 2, "buckets": [[5, 32, 32]], "tokens_per_batch": 256, "max_batch": 2}
+    s = hv_settings(target="vae", data=dataset, out=tmp_path / "vae", stages=[stage], holdout=3,
+                    fit_scaling_factor=True)
+    t = trainer.Trainer(s)
+    held = [c for c in t.heldout if not c.is_image]  # what fits the last stage's bucket
+    assert held
+    result = t.run()
+    t.close()
+    pipe = build(weights=result["final"])
+    assert pipe.vae.config.scaling_factor == result["scaling_factor"] != 0.476986
+    with torch.no_grad():
+        z = torch.cat([pipe.encode_video(load_pixels(c, (5, 32, 32))[None]).flatten() for c in held])
+    assert abs(float(z.std()) - 1.0) < 1e-2, float(z.std())  # (a few hundred values: ddof 1 vs 0)
+    with pytest.raises(UserError, match="holdout > 0"):
+        trainer.Trainer(hv_settings(target="vae", data=dataset, out=tmp_path / "x", stages=[stage],
+                                    fit_scaling_factor=True))

@@ -118,6 +118,7 @@ class TrainSettings(BaseSettings):
     # an L2 term beside L1: small objects on flat backgrounds are a few % of the pixels, and L1 alone settles on
     # the background (seen on the shapes world: 21 dB flat vs 25-31 dB with mse_weight 10 after 300 steps)
     mse_weight: float = Field(0.0, ge=0)
+    fit_scaling_factor: bool = False  # VAE: end by setting scaling_factor = 1 / std of the latents (held-out clips)
     outlier_weight: float = Field(0.0, ge=0)  # MovieGen outlier penalty (1e5 in the paper); 0 disables
     outlier_r: float = Field(3.0, gt=0)  # latents beyond r std of the sample's spatial statistics are penalised
     adv_weight: float = Field(0.0, ge=0)  # adversarial loss weight (0.05 in HunyuanVideo); 0 disables

@@ -141,6 +141,8 @@ class Trainer:
             raise UserError(f"holdout = {s.holdout} leaves no clip to train on ({len(clips)} clips)")
         self.clips = {c.index: c for i, c in enumerate(clips) if i not in held}
         self.heldout = [c for i, c in enumerate(clips) if i in held]
+        if s.fit_scaling_factor and s.target == "vae" and not self.heldout:
+            raise UserError("fit_scaling_factor measures the latents of held-out clips: set holdout > 0")
 
     def _setup_model(self) -> None:
         s, pipe = self.s, self.pipe
@@ -520,6 +522,29 @@ class Trainer:
         self.net.train()
         return {"psnr": sum(values) / len(values)} if values else {}
 
+    def fit_scaling_factor(self, vae: torch.nn.Module) -> float:
+        """1 / std of the posterior means of the held-out clips: latents of unit variance for the DiT (a new VAE's
+        latents can sit far from it; at std 0.3 the DiT sees mostly noise at every t it trains on)."""
+        buckets = [tuple(b) for b in self.s.stages[-1].buckets]
+        sums, count = torch.zeros(2, dtype=torch.float64), 0
+        device = next(vae.parameters()).device
+        was_training = vae.training
+        vae.eval()
+        with torch.no_grad():
+            for clip in self.heldout:
+                b = assign_bucket(clip, buckets)
+                if b is None or clip.index in self.bad.ids:
+                    continue
+                z = vae.encode(load_pixels(clip, buckets[b])[None].to(device)).mode().double().cpu()
+                sums += torch.stack([z.sum(), z.pow(2).sum()])
+                count += z.numel()
+        vae.train(was_training)
+        if not count:  # every held-out clip unreadable: keep the factor rather than lose the run
+            console.warn("fit_scaling_factor: no readable held-out clip; scaling_factor left as it is")
+            return float(vae.config.scaling_factor)
+        mean = sums[0] / count
+        return float(1.0 / (sums[1] / count - mean**2).sqrt())
+
     # ------------------------------------------------------------------------------------------------------ final
 
     def _full_state(self) -> dict[str, torch.Tensor]:
@@ -548,6 +573,8 @@ class Trainer:
                 pipe = build_pipeline(s, torch.device("cpu"))
                 Denoiser(pipe).load_state_dict(full, strict=False) if s.target == "dit" else \
                     Autoencoder(pipe.vae).load_state_dict(full, strict=False)
+            if s.fit_scaling_factor and s.target == "vae":  # on the full weights (FSDP: the CPU copy)
+                pipe.vae.config.scaling_factor = result["scaling_factor"] = self.fit_scaling_factor(pipe.vae)
             result["final"] = str(pipe.save(out / "final"))
             if ema_full is not None:
                 holder = Denoiser(pipe) if s.target == "dit" else Autoencoder(pipe.vae)
