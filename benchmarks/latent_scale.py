@@ -31,10 +31,7 @@ def vgen(*args: str) -> None:
 def pipeline_with_scale(scale: float, out: Path) -> Path:
     from vgen_plugins.shapes_model.pipeline import ShapesPipeline
 
-    from vgen.io.checkpoint import load_into
-
-    pipe = ShapesPipeline.from_config("default")
-    load_into(pipe.vae, VAE)
+    pipe = ShapesPipeline.with_vae(VAE)
     pipe.vae.config.scaling_factor = scale
     return pipe.save(out)
 

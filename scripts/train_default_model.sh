@@ -18,13 +18,9 @@ stamp() { echo "[$(date +%T)] $*"; }
 if [ ! -d "$work/vae/final" ] && [ -n "${VAE:-}" ]; then  # step 1 done already: start from that VAE
   stamp "vae from $VAE"
   python3 -c "
-import json, sys
+import sys
 from vgen_plugins.shapes_model.pipeline import ShapesPipeline
-from vgen.io.checkpoint import load_into
-pipe = ShapesPipeline.from_config('default')  # what step 1 starts from (seed 0), with the trained VAE in it
-load_into(pipe.vae, sys.argv[1])
-pipe.vae.config.scaling_factor = json.load(open(sys.argv[1] + '/config.json'))['scaling_factor']  # fitted in step 1
-print(pipe.save(sys.argv[2]))" "$VAE" "$work/vae/final"
+print(ShapesPipeline.with_vae(sys.argv[1]).save(sys.argv[2]))" "$VAE" "$work/vae/final"
 fi
 [ -d "$work/vae/final" ] || { stamp "vae"; vgen -q train run --recipe shapes-default-vae --data "$work/data" --out "$work/vae" --resume auto --json; }
 [ -d "$work/cache" ] || { stamp "cache"; vgen -q train cache --recipe shapes-default --weights "$work/vae/final" --data "$work/data" --out "$work/cache"; }

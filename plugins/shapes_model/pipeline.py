@@ -257,6 +257,18 @@ class ShapesPipeline(CausalVAELatents):
             module.to(dtype=dtype).eval().requires_grad_(False)
         return cls(ShapesDenoiser(text_encoder, dit), vae, tokenizer)
 
+    @classmethod
+    def with_vae(cls, vae_folder: str | Path, seed: int = 0) -> ShapesPipeline:
+        """Step 2's starting point: random DiT and text encoder (as step 1 starts them) with a trained VAE folder
+        (its weights and its fitted scaling factor)."""
+        from vgen.io.checkpoint import load_into
+
+        vae_folder = Path(vae_folder)
+        pipe = cls.from_config("default", seed=seed)
+        load_into(pipe.vae, vae_folder)
+        pipe.vae.config.scaling_factor = json.loads((vae_folder / "config.json").read_text())["scaling_factor"]
+        return pipe
+
 
 def build(weights=None, config=None, device="cpu", dtype=torch.float32, **options) -> ShapesPipeline:
     """The registered factory: the shipped weights by default, a folder, or random weights from ``config``."""

@@ -81,3 +81,23 @@ def test_too_long_prompt_is_truncated_with_a_warning(tmp_path, capsys, pipeline)
                  "--height", "32", "--width", "32", "--out", str(tmp_path)]) == 0
     err = capsys.readouterr().err
     assert "truncated" in err and "text encoder takes" in err
+
+
+def test_the_shipped_vae_starts_step_two_with_its_fitted_scale(tmp_path):
+    """plugins/shapes_model/weights/vae (step 1's result) loads into a fresh pipeline, weights and scaling factor;
+    its latents of shapes-world clips come out near unit variance, as the DiT trains on them."""
+    from vgen_plugins.shapes_model.pipeline import WEIGHTS_DIR, ShapesPipeline
+
+    from vgen.io.checkpoint import load_state_dict
+    from vgen.train.data import load_pixels, read_clips
+
+    pipe = ShapesPipeline.with_vae(WEIGHTS_DIR / "vae")
+    shipped = json.loads((WEIGHTS_DIR / "vae" / "config.json").read_text())["scaling_factor"]
+    assert pipe.vae.config.scaling_factor == shipped != 0.476986
+    state = load_state_dict(WEIGHTS_DIR / "vae")
+    assert all(torch.equal(t, state[k]) for k, t in pipe.vae.state_dict().items())
+    assert main(["-q", "datasets", "shapes", "--num", "8", "--out", str(tmp_path / "d"), "--seed", "5"]) == 0
+    x = torch.stack([load_pixels(c, (17, 64, 64)) for c in read_clips(tmp_path / "d")])
+    with torch.no_grad():
+        std = float(pipe.encode_video(x).std())
+    assert 0.8 < std < 1.2, std  # 0.33 with HunyuanVideo's factor

@@ -73,7 +73,7 @@ class TrainSettings(BaseSettings):
     cache: Path | None = None  # a folder written by `vgen train cache` (latents + text embeddings); wins over data
     caption_dropout: float = Field(0.1, ge=0, le=1)  # share of captions replaced by "" (for CFG)
     holdout: int = Field(0, ge=0)  # clips kept out of training for evaluation (VAE PSNR)
-    data_workers: int = Field(8, ge=1)  # threads feeding batches; processes decoding clips for `vgen train cache`
+    data_workers: int = Field(8, ge=1)  # threads feeding batches; worker processes decoding many clips (cache, keep_decoded)
     keep_decoded: bool = False  # keep decoded clips in RAM (fp16) after first use: small data sets, many epochs
     cache_shard_size: int = Field(256, ge=1)  # samples per cache shard
 
