@@ -36,7 +36,8 @@ def pipeline_with_scale(scale: float, out: Path) -> Path:
     return pipe.save(out)
 
 
-def probe(run: Path, cache: Path, n: int = 48) -> list[tuple[float, float, float]]:
+def probe(run: Path, cache: Path, n: int = 48) -> tuple[float, list[tuple[float, float, float]]]:
+    """(std of the latents, [(t, x0 rel. error, cond vs uncond)]) on the first ``n`` cached clips."""
     from vgen_plugins.shapes_model.pipeline import ShapesPipeline
 
     from vgen.train.data import LatentCache
@@ -54,7 +55,7 @@ def probe(run: Path, cache: Path, n: int = 48) -> list[tuple[float, float, float
             v, v_null = pipe.denoise(xt, ts, text), pipe.denoise(xt, ts, null)
         err = float((xt - t * v - x0).pow(2).sum() / x0.pow(2).sum())
         rows.append((t, err, float((v - v_null).norm() / v.norm())))
-    return rows
+    return float(x0.std()), rows
 
 
 def main() -> None:
@@ -78,11 +79,8 @@ def main() -> None:
             vgen("train", "cache", *common, "--data", str(tmp / "data"), "--out", str(cache))
             vgen("train", "run", *common, "--cache", str(cache), "--out", str(run), "--set", "compile=false",
                  "--set", "warmup_steps=30", "--set", "ema_decay=0", "--set", f"stages={stages}")
-            from vgen.train.data import LatentCache
-
-            c = LatentCache(cache)
-            std = float(torch.stack([c.latents(e).float() for e in c.entries[:48]]).std())
-            for t, err, dep in probe(run, cache):
+            std, rows = probe(run, cache)
+            for t, err, dep in rows:
                 print(f"| {scale:g} | {std:.2f} | {t} | {err:.3f} | {dep:.3f} |")
 
 

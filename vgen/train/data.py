@@ -8,7 +8,9 @@ exactly the same samples with exactly the same noise.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import itertools
 import json
 import math
 from concurrent.futures import ThreadPoolExecutor
@@ -214,40 +216,36 @@ def write_cache(pipe, clips: list[Clip], stages, out: Path, shard_size: int, met
         by_bucket: dict[Bucket, list[tuple[int, Clip]]] = {}
         for (clip_id, bucket), clip in wanted.items():
             by_bucket.setdefault(bucket, []).append((clip_id, clip))
-        pool = decode_pool(workers, len(wanted))
-        window = encode_batch * 8  # clips decoding at once: the workers stay busy, RAM stays bounded
-        with pool, console.err.status("caching latents") if not console.state.quiet else _nullcontext():
+        decoded = decode_clips([(c, b) for b, members in by_bucket.items() for _, c in members], workers,
+                               window=encode_batch * 8)
+        with contextlib.closing(decoded), (console.err.status("caching latents") if not console.state.quiet
+                                           else contextlib.nullcontext()):
             for bucket, members in by_bucket.items():
-                for w0 in range(0, len(members), window):
-                    part = members[w0:w0 + window]
-                    decoded = list(pool.map(_try_pixels, [c for _, c in part], [bucket] * len(part),
-                                            chunksize=max(1, len(part) // (4 * workers))))
-                    for start in range(0, len(part), encode_batch):
-                        loaded = []
-                        for (clip_id, clip), pixels in zip(part[start:start + encode_batch],
-                                                           decoded[start:start + encode_batch], strict=True):
-                            if isinstance(pixels, UserError):
-                                bad.add(clip_id, str(pixels))
-                            else:
-                                loaded.append((clip_id, clip, pixels))
-                        if not loaded:
-                            continue
-                        with torch.no_grad():
-                            pixels = torch.stack([p for _, _, p in loaded]).to(device=device, dtype=dtype)
-                            latents = pipe.encode_video(pixels)
-                            text = pipe.encode_prompt([clip.caption for _, clip, _ in loaded], device=device,
-                                                      dtype=dtype)
-                        for i, (clip_id, clip, _) in enumerate(loaded):
-                            key = f"s{len(index)}"
-                            shard[f"{key}.latents"] = latents[i].detach().cpu().clone(
-                                memory_format=torch.contiguous_format)
-                            shard.update(_text_to_tensors(key, {k: v[i:i + 1] for k, v in text.items()}))
-                            index.append({"shard": f"shard-{n_shards:05d}.safetensors", "key": key,
-                                          "clip": clip_id, "bucket": list(bucket), "caption": clip.caption,
-                                          "path": str(clip.path), "frames": clip.frames, "height": clip.height,
-                                          "width": clip.width})
-                            if len(index) - flushed >= shard_size:
-                                flush()
+                for start in range(0, len(members), encode_batch):
+                    chunk = members[start:start + encode_batch]
+                    loaded = []
+                    for (clip_id, clip), pixels in zip(chunk, itertools.islice(decoded, len(chunk)), strict=True):
+                        if isinstance(pixels, UserError):
+                            bad.add(clip_id, str(pixels))
+                        else:
+                            loaded.append((clip_id, clip, pixels))
+                    if not loaded:
+                        continue
+                    with torch.no_grad():
+                        pixels = torch.stack([p for _, _, p in loaded]).to(device=device, dtype=dtype)
+                        latents = pipe.encode_video(pixels)
+                        text = pipe.encode_prompt([clip.caption for _, clip, _ in loaded], device=device,
+                                                  dtype=dtype)
+                    for i, (clip_id, clip, _) in enumerate(loaded):
+                        key = f"s{len(index)}"
+                        shard[f"{key}.latents"] = latents[i].detach().cpu().clone(
+                            memory_format=torch.contiguous_format)
+                        shard.update(_text_to_tensors(key, {k: v[i:i + 1] for k, v in text.items()}))
+                        index.append({"shard": f"shard-{n_shards:05d}.safetensors", "key": key, "clip": clip_id,
+                                      "bucket": list(bucket), "caption": clip.caption, "path": str(clip.path),
+                                      "frames": clip.frames, "height": clip.height, "width": clip.width})
+                        if len(index) - flushed >= shard_size:
+                            flush()
             flush()
         with torch.no_grad():
             null = pipe.encode_prompt([""], device=device, dtype=dtype)
@@ -269,6 +267,17 @@ def decode_pool(workers: int, clips: int):
     return ThreadPoolExecutor(workers, thread_name_prefix="vgen-cache")
 
 
+def decode_clips(pairs: list[tuple[Clip, Bucket]], workers: int, half: bool = False, window: int = 256):
+    """The pixels of each (clip, bucket) in order, or the UserError that reading it raised; ``window`` clips decode
+    at once, so the workers stay busy and RAM stays bounded however many clips there are."""
+    fn = try_pixels_half if half else _try_pixels
+    with decode_pool(workers, len(pairs)) as pool:
+        for w0 in range(0, len(pairs), window):
+            part = pairs[w0:w0 + window]
+            yield from pool.map(fn, [c for c, _ in part], [b for _, b in part],
+                                chunksize=max(1, len(part) // (4 * workers)))
+
+
 def _try_pixels(clip: Clip, bucket: Bucket):
     try:
         return load_pixels(clip, bucket)
@@ -280,14 +289,6 @@ def try_pixels_half(clip: Clip, bucket: Bucket):
     """``load_pixels`` in fp16 (half the bytes back from a worker process), or the UserError."""
     x = _try_pixels(clip, bucket)
     return x if isinstance(x, UserError) else x.half()
-
-
-class _nullcontext:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
 
 
 class LatentCache:

@@ -19,14 +19,9 @@ def flow_noise(gens: list[torch.Generator], shape, mean: float, std: float, shif
     return ts, torch.stack([torch.randn(tuple(shape), generator=g) for g in gens])
 
 
-def flow_matching_inputs(x0: torch.Tensor, gens: list[torch.Generator] | None, mean: float, std: float, shift: float,
-                         drawn: tuple[torch.Tensor, torch.Tensor] | None = None):
-    """Noisy latents, timesteps (sigma * 1000) and velocity targets for clean latents ``x0`` (B, ...).
-
-    x_t = t * noise + (1 - t) * x0 and the model predicts v = noise - x0; (t, noise) come from ``flow_noise``
-    (``drawn``: already drawn, e.g. while the previous step ran).
-    """
-    ts, noise = drawn if drawn is not None else flow_noise(gens, x0.shape[1:], mean, std, shift)
+def flow_matching_inputs(x0: torch.Tensor, ts: torch.Tensor, noise: torch.Tensor):
+    """Noisy latents, timesteps (sigma * 1000) and velocity targets for clean latents ``x0`` (B, ...), with
+    (t, noise) from ``flow_noise``: x_t = t * noise + (1 - t) * x0 and the model predicts v = noise - x0."""
     noise = noise.to(x0.device, torch.float32)
     t = ts.to(x0.device).view(-1, *[1] * (x0.dim() - 1))
     x0 = x0.float()

@@ -28,11 +28,10 @@ from vgen.train.data import (
     LatentCache,
     assign_bucket,
     batch_size,
-    decode_pool,
+    decode_clips,
     generator,
     load_pixels,
     read_clips,
-    try_pixels_half,
 )
 from vgen.train.logs import Logger, plot_loss
 from vgen.train.settings import TrainSettings
@@ -234,14 +233,12 @@ class Trainer:
         if not todo:
             return
         t0 = time.perf_counter()
-        with decode_pool(self.s.data_workers, len(todo)) as pool:
-            chunk = max(1, len(todo) // (4 * self.s.data_workers))
-            for (cid, b), x in zip(todo, pool.map(try_pixels_half, [self.clips[c] for c, _ in todo],
-                                                  [tuple(b) for _, b in todo], chunksize=chunk), strict=True):
-                if isinstance(x, UserError):
-                    self.bad.add(cid, str(x))
-                else:
-                    self._decoded[(cid, tuple(b))] = x
+        pixels = decode_clips([(self.clips[c], tuple(b)) for c, b in todo], self.s.data_workers, half=True)
+        for (cid, b), x in zip(todo, pixels, strict=True):
+            if isinstance(x, UserError):
+                self.bad.add(cid, str(x))
+            else:
+                self._decoded[(cid, tuple(b))] = x
         if self.d.main and not console.state.quiet:
             console.info(f"decoded {len(todo)} clips in {time.perf_counter() - t0:.0f} s")
 
@@ -323,8 +320,7 @@ class Trainer:
         """Forward + backward of one micro-batch; returns the per-sample losses (detached)."""
         s = self.s
         if s.target == "dit":
-            x_t, timestep, target = objectives.flow_matching_inputs(batch["latents"], None, s.logit_mean,
-                                                                    s.logit_std, s.shift, drawn=batch["drawn"])
+            x_t, timestep, target = objectives.flow_matching_inputs(batch["latents"], *batch["drawn"])
             guidance = None
             if s.guidance is not None:
                 guidance = torch.full((x_t.shape[0],), float(s.guidance), device=self.device)
