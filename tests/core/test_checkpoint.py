@@ -95,3 +95,17 @@ def test_atomic_writes_publish_plain_modes(tmp_path):
     assert (tmp_path / "a.json").stat().st_mode & 0o777 == 0o666 & ~mask
     assert (tmp_path / "folder").stat().st_mode & 0o777 == 0o777 & ~mask
     assert (tmp_path / "folder" / "b.json").stat().st_mode & 0o777 == 0o666 & ~mask
+
+
+def test_saved_weights_are_readable(tmp_path):
+    """safetensors 0.8 writes its files 0600; a saved checkpoint folder still publishes plain modes."""
+    import os
+
+    from vgen.io.checkpoint import save_checkpoint
+
+    mask = os.umask(0)
+    os.umask(mask)
+    save_checkpoint(tmp_path / "ckpt", {"w": torch.zeros(3)}, {"v": 1})
+    for path in [tmp_path / "ckpt", *(tmp_path / "ckpt").rglob("*")]:
+        want = 0o777 if path.is_dir() else 0o666
+        assert path.stat().st_mode & 0o777 == want & ~mask, path

@@ -64,14 +64,30 @@ def test_recipes_train_vae_then_dit_then_sample(tmp_path):
     assert sidecar["pipeline"] == "shapes" and sidecar["frames"] == 17 and sidecar["width"] == 64
 
 
-def test_missing_default_weights_is_one_line(tmp_path, monkeypatch):
+def test_missing_default_weights_is_one_line(tmp_path, monkeypatch, capsys):
     from vgen_plugins.shapes_model import pipeline
 
-    if (pipeline.WEIGHTS_DIR / "model_index.json").is_file():
-        pytest.skip("the default model's weights ship in this build")
-    res = subprocess.run([sys.executable, "-m", "vgen", "sample", "a red circle moving right", "--out",
-                          str(tmp_path)], capture_output=True, text=True)
-    assert res.returncode == 2 and len(res.stderr.strip().splitlines()) == 1 and "default model" in res.stderr
+    monkeypatch.setattr(pipeline, "WEIGHTS_DIR", tmp_path / "not-shipped")
+    assert main(["sample", "a red circle moving right", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "default model" in err
+
+
+def test_the_default_model_works_out_of_the_box(tmp_path):
+    """`vgen sample PROMPT` with nothing else named uses the shipped weights, and what it draws is what was asked
+    (scored by the shapes world's own scorer)."""
+    from vgen_plugins.shapes_model.pipeline import WEIGHTS_DIR
+
+    if not (WEIGHTS_DIR / "model_index.json").is_file():
+        pytest.skip("the default model's weights are not in this build")
+    res = subprocess.run([sys.executable, "-m", "vgen", "-q", "sample", "a red circle moving right", "--out",
+                          str(tmp_path / "v")], capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    sidecar = json.loads(next((tmp_path / "v").glob("*.json")).read_text())
+    assert sidecar["pipeline"] == "shapes" and (sidecar["frames"], sidecar["height"], sidecar["width"]) == (17, 64, 64)
+    assert main(["-q", "eval", "shapes", str(tmp_path / "v"), "--json", str(tmp_path / "s.json")]) == 0
+    video = json.loads((tmp_path / "s.json").read_text())["videos"][0]
+    assert video["all_correct"], video
 
 
 @pytest.mark.parametrize("pipeline", ["shapes", "hunyuan-video"])

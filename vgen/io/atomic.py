@@ -53,7 +53,7 @@ def atomic_dir(target: str | os.PathLike):
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
     try:
         yield tmp
-        os.chmod(tmp, DIR_MODE)
+        _publish_modes(tmp)
         old = None
         if target.exists():
             old = target.with_name(f".{target.name}.old")
@@ -65,6 +65,17 @@ def atomic_dir(target: str | os.PathLike):
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def _publish_modes(folder: Path) -> None:
+    """Plain modes for a folder about to be published and everything in it: some writers (safetensors >= 0.8
+    saves through a private temporary) leave 0600 files behind, which would make shipped weights unreadable."""
+    os.chmod(folder, DIR_MODE)
+    for root, dirs, files in os.walk(folder):
+        for name in dirs:
+            os.chmod(os.path.join(root, name), DIR_MODE)
+        for name in files:
+            os.chmod(os.path.join(root, name), FILE_MODE)
 
 
 def _fsync(path: Path) -> None:
