@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import torch
 from vgen_export.core.onnx_format import _quiet
 from vgen_export.core.parts import Part
 
+from vgen import console
 from vgen.errors import UserError
 
 
@@ -20,9 +22,16 @@ def dynamic_shapes(part: Part) -> tuple:
 
 def export(part: Part, example: list[torch.Tensor], folder: Path) -> list[str]:
     path = folder / f"{part.name}.pt2"
-    with _quiet(), torch.no_grad():
+    # stdout stays connected: the compile takes minutes for a large model, and if it dies in native code whatever
+    # Inductor printed last must reach the log (a redirect into memory would take it down with the process)
+    with _quiet(stdout=False), torch.no_grad():
+        start = time.perf_counter()
         program = torch.export.export(part.module.eval(), tuple(example), dynamic_shapes=dynamic_shapes(part))
+        console.info(f"traced {part.name} in {time.perf_counter() - start:.0f} s; compiling with AOTInductor "
+                     f"(minutes for a large model) ...")
+        start = time.perf_counter()
         torch._inductor.aoti_compile_and_package(program, package_path=str(path))
+        console.info(f"compiled {path.name} ({path.stat().st_size / 1e6:.0f} MB) in {time.perf_counter() - start:.0f} s")
     return [path.name]
 
 

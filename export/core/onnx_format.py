@@ -6,6 +6,7 @@ import contextlib
 import io
 import logging
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -35,17 +36,46 @@ def dynamic_shapes(part: Part) -> tuple:
 
 
 @contextlib.contextmanager
-def _quiet():
-    """torch.onnx prints progress lines and warns about optional torchvision ops: keep vgen's output readable."""
+def _quiet(stdout: bool = True):
+    """torch.onnx prints progress lines and warns about optional torchvision ops: keep vgen's output readable.
+    ``stdout=False`` leaves stdout alone (only warnings are silenced), for long steps whose last words must survive
+    a crash."""
     log = logging.getLogger("torch.onnx")
     level = log.level
     log.setLevel(logging.ERROR)
     try:
-        with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+        with (contextlib.redirect_stdout(io.StringIO()) if stdout else contextlib.nullcontext()), \
+                warnings.catch_warnings():
             warnings.simplefilter("ignore")
             yield
     finally:
         log.setLevel(level)
+
+
+def _fused_rms_norm(input, normalized_shape: Sequence[int], weight=None, eps: float = None):  # noqa: RUF013
+    """ONNX (opset 18) for ``aten._fused_rms_norm``, which torchlib lacks: on CUDA ``nn.RMSNorm``/``F.rms_norm``
+    lower to it and torch.export keeps it (no decomposition applies to a device-fused op), so without this the
+    export stops with "No ONNX function found". Same math as the kernel: ``x * rsqrt(mean(x^2) + eps) * weight`` in
+    float32 (float64 for double), cast back to the input's type; returns (output, rstd) like the op."""
+    from onnxscript import ir
+    from onnxscript import opset18 as op
+
+    double = input.dtype == ir.DataType.DOUBLE
+    wide = ir.DataType.DOUBLE if double else ir.DataType.FLOAT
+    if eps is None:  # the kernel's default: the accumulator type's machine epsilon
+        eps = torch.finfo(torch.float64 if double else torch.float32).eps
+    x = op.Cast(input, to=wide)
+    axes = op.Constant(value_ints=list(range(-len(normalized_shape), 0)))
+    mean_sq = op.ReduceMean(op.Mul(x, x), axes, keepdims=1)
+    rstd = op.Reciprocal(op.Sqrt(op.Add(mean_sq, op.CastLike(op.Constant(value_float=eps), mean_sq))))
+    out = op.Mul(x, rstd)
+    if weight is not None:
+        out = op.Mul(out, op.Cast(weight, to=wide))
+    return op.CastLike(out, input), rstd
+
+
+# ops torchlib has no ONNX function for, translated here (torch.onnx.export's documented custom_translation_table)
+TRANSLATIONS = {torch.ops.aten._fused_rms_norm.default: _fused_rms_norm}
 
 
 def param_bytes(module: torch.nn.Module) -> int:
@@ -65,7 +95,8 @@ def export(part: Part, example: list[torch.Tensor], folder: Path, opset: int = M
     with _quiet(), torch.no_grad():
         program = torch.onnx.export(part.module.eval(), tuple(example), input_names=part.input_names,
                                     output_names=[part.output], opset_version=opset, dynamo=True,
-                                    dynamic_shapes=dynamic_shapes(part), verbose=False)
+                                    dynamic_shapes=dynamic_shapes(part), verbose=False,
+                                    custom_translation_table=TRANSLATIONS)
         program.save(str(path), external_data=external)
     onnx.checker.check_model(str(path))  # the path form also checks graphs whose weights are external
     files = [path.name]
