@@ -4,6 +4,8 @@
 #   data -> VAE (recipe shapes-default-vae) -> latent cache -> DiT + text encoder (recipe shapes-default) -> eval
 # Usage: [SHIP=1 [SHIP_TO=DIR]] [VAE=DIR] scripts/train_default_model.sh WORKDIR [NUM_CLIPS]
 #        VAE=plugins/shapes_model/weights/vae skips step 1 with the VAE it trained (in the repo: 33.1 dB held-out PSNR)
+#        FROM=plugins/shapes_model/weights continues training the shipped model (DiT and text encoder start from it);
+#        DIT_ARGS="--set lr=2e-4 --set warmup_steps=100" passes extra flags to the DiT's `vgen train run`
 #        (vgen on PATH, or `. scripts/device_setup.sh` first; set VGEN_TRAIN_TIME_LIMIT_S to cap each training run)
 # Seen on one H100 (2026-11-25): 16k clips in 26 s; VAE ~240 clips/s once decoded clips sit in RAM.
 set -euo pipefail
@@ -15,6 +17,10 @@ stamp() { echo "[$(date +%T)] $*"; }
 # Each step is skipped once its result exists and training runs resume from their last checkpoint, so rerunning
 # the script after an interruption carries on where it stopped.
 [ -f "$work/data/manifest.jsonl" ] || { stamp "data"; vgen -q datasets shapes --num "$num" --out "$work/data" --seed 0 --caption-form mixed; }
+if [ ! -d "$work/vae/final" ] && [ -n "${FROM:-}" ]; then  # a whole trained pipeline: continue from it
+  stamp "start from $FROM"
+  mkdir -p "$work/vae" && cp -r "$FROM" "$work/vae/final"
+fi
 if [ ! -d "$work/vae/final" ] && [ -n "${VAE:-}" ]; then  # step 1 done already: start from that VAE
   stamp "vae from $VAE"
   python3 -c "
@@ -24,7 +30,7 @@ print(ShapesPipeline.with_vae(sys.argv[1]).save(sys.argv[2]))" "$VAE" "$work/vae
 fi
 [ -d "$work/vae/final" ] || { stamp "vae"; vgen -q train run --recipe shapes-default-vae --data "$work/data" --out "$work/vae" --resume auto --json; }
 [ -d "$work/cache" ] || { stamp "cache"; vgen -q train cache --recipe shapes-default --weights "$work/vae/final" --data "$work/data" --out "$work/cache"; }
-[ -d "$work/dit/final-ema" ] || { stamp "dit"; vgen -q train run --recipe shapes-default --weights "$work/vae/final" --cache "$work/cache" --out "$work/dit" --resume auto --json; }
+[ -d "$work/dit/final-ema" ] || { stamp "dit"; vgen -q train run --recipe shapes-default --weights "$work/vae/final" --cache "$work/cache" --out "$work/dit" --resume auto --json ${DIT_ARGS:-}; }
 if [ "${SHIP:-0}" = 1 ]; then
   stamp "ship"
   python3 -c "

@@ -91,6 +91,17 @@ class Logger:
             self._tb.close()
 
 
+def smoothed(ys: list[float], share: float = 0.05) -> list[float]:
+    """Centred moving average over ``share`` of the points on each side, the window shrinking symmetrically at the
+    ends: unlike an exponential average it does not lag behind a falling loss (a straight line comes out unchanged)."""
+    k = int(len(ys) * share)
+    out = []
+    for i in range(len(ys)):
+        r = min(k, i, len(ys) - 1 - i)
+        out.append(sum(ys[i - r:i + r + 1]) / (2 * r + 1))
+    return out
+
+
 def plot_loss(metrics_path: Path, png: Path, key: str = "loss", size=(640, 360)) -> Path | None:
     """A loss curve (raw and smoothed) drawn with PIL, so that no plotting library is needed."""
     from PIL import Image, ImageDraw
@@ -104,10 +115,7 @@ def plot_loss(metrics_path: Path, png: Path, key: str = "loss", size=(640, 360))
     left, right, top, bottom = 60, 15, 25, 35
     xs = [p[0] for p in points]
     ys = [p[1] for p in points]
-    smooth, acc = [], ys[0]
-    for y in ys:
-        acc = 0.9 * acc + 0.1 * y
-        smooth.append(acc)
+    smooth = smoothed(ys)
     x0, x1 = min(xs), max(xs)
     y0, y1 = min(ys), max(ys)
     if y1 - y0 < 1e-12:
