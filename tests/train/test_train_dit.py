@@ -34,6 +34,7 @@ def test_tiny_dit_loss_falls_by_30_percent_in_200_steps(hv_cache, tmp_path):
     assert buckets == {"1x32x32", "9x32x32"}  # joint image + video batches
     assert all(r["tokens_per_s"] > 0 and r["samples_per_s"] > 0 for r in records)
     assert all(0 <= r["data_wait"] <= 1 for r in records)  # share of the time spent waiting for batches
+    assert all(abs(r["loss_mean"] - r["loss"]) < 1e-9 for r in records)  # log_every 1: a window of one step
     # outputs: the last checkpoint only (keep_last 1), the loss curve, the final pipeline folder that loads
     ckpts = sorted(p.name for p in (tmp_path / "run" / "checkpoints").iterdir())
     assert ckpts == ["step-0000200"]

@@ -601,7 +601,7 @@ class Trainer:
                 if initial:
                     logger.log({"step": 0, **initial})
             t0, since = time.perf_counter(), 0
-            acc = {"samples": 0, "tokens": 0, "data_s": 0.0}
+            acc = {"samples": 0, "tokens": 0, "data_s": 0.0, "loss": 0.0}
             end = min(s.total_steps, stop_at) if stop_at else s.total_steps
             deadline = time.monotonic() + s.time_limit_s if s.time_limit_s else None
             timed_out = False
@@ -616,6 +616,7 @@ class Trainer:
                 acc["samples"] += record["samples"]
                 acc["tokens"] += record["tokens"]
                 acc["data_s"] += record.pop("data_s")
+                acc["loss"] += record["loss"]
                 since += 1
                 if s.eval_every and self.step % s.eval_every == 0:
                     final_eval = self.evaluate()
@@ -625,10 +626,11 @@ class Trainer:
                     record["samples_per_s"] = acc["samples"] / dt
                     record["tokens_per_s"] = acc["tokens"] / dt
                     record["data_wait"] = acc["data_s"] / dt  # share of the time spent waiting for batches
+                    record["loss_mean"] = acc["loss"] / since  # over the steps since the last record: the curve
                     if self.device.type == "cuda":
                         record["gpu_mem_gb"] = torch.cuda.max_memory_allocated(self.device) / 1e9
                     logger.log(record)
-                    t0, since, acc = time.perf_counter(), 0, {"samples": 0, "tokens": 0, "data_s": 0.0}
+                    t0, since, acc = time.perf_counter(), 0, {"samples": 0, "tokens": 0, "data_s": 0.0, "loss": 0.0}
                 if s.checkpoint_every and self.step % s.checkpoint_every == 0 and self.step < end:
                     self.save_checkpoint()
             if self.step < s.total_steps and not timed_out:  # stopped at stop_at: checkpoint, resume later
@@ -645,7 +647,7 @@ class Trainer:
         bad = self.d.all_ints(sorted(self.bad.ids))
         result.update({"first_loss": first_loss, "last_loss": last_loss, "skipped_clips": len(bad), **final_eval})
         if self.d.main:
-            png = plot_loss(out / "metrics.jsonl", out / "loss.png")
+            png = plot_loss(out / "metrics.jsonl", out / "loss.png", key="loss_mean")
             if png:
                 result["loss_png"] = str(png)
             if bad:
