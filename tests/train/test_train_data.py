@@ -149,3 +149,17 @@ def test_many_clips_decode_in_worker_processes_with_the_same_pixels(dataset):
         assert torch.equal(x, load_pixels(c, (5, 16, 24)).half())
     assert isinstance(got[2], UserError) and "not found" in str(got[2])
     assert not isinstance(decode_pool(2, 10), ProcessPoolExecutor)  # a few clips: threads, no start-up cost
+
+
+def test_decode_clips_keeps_order_past_its_window(dataset):
+    """More clips than the window: each comes back in order, in place, a missing one as its UserError."""
+    from vgen.train.data import decode_clips
+
+    clips = [Clip(0, dataset.parent / f"clip{i % 2}.mp4", "", 9, 32, 32) for i in range(5)]
+    clips.insert(2, Clip(0, dataset.parent / "missing.mp4", "", 9, 32, 32))
+    buckets = [(5, 16, 24) if i % 2 else (9, 32, 32) for i in range(len(clips))]
+    got = list(decode_clips(list(zip(clips, buckets, strict=True)), workers=2, window=2))
+    assert len(got) == len(clips) and isinstance(got[2], UserError)
+    for i, (c, b) in enumerate(zip(clips, buckets, strict=True)):
+        if i != 2:
+            assert torch.equal(got[i], load_pixels(c, b)), i

@@ -8,6 +8,7 @@ exactly the same samples with exactly the same noise.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import hashlib
 import itertools
@@ -268,14 +269,18 @@ def decode_pool(workers: int, clips: int):
 
 
 def decode_clips(pairs: list[tuple[Clip, Bucket]], workers: int, half: bool = False, window: int = 256):
-    """The pixels of each (clip, bucket) in order, or the UserError that reading it raised; ``window`` clips decode
-    at once, so the workers stay busy and RAM stays bounded however many clips there are."""
+    """The pixels of each (clip, bucket) in order, or the UserError that reading it raised. ``window`` clips are in
+    flight at any time (one more is asked for as each is taken), so the workers never wait for a batch boundary
+    and RAM stays bounded however many clips there are."""
     fn = try_pixels_half if half else _try_pixels
+    todo = iter(pairs)
     with decode_pool(workers, len(pairs)) as pool:
-        for w0 in range(0, len(pairs), window):
-            part = pairs[w0:w0 + window]
-            yield from pool.map(fn, [c for c, _ in part], [b for _, b in part],
-                                chunksize=max(1, len(part) // (4 * workers)))
+        pending = collections.deque(pool.submit(fn, c, b) for c, b in itertools.islice(todo, window))
+        while pending:
+            pixels = pending.popleft().result()
+            for c, b in itertools.islice(todo, 1):
+                pending.append(pool.submit(fn, c, b))
+            yield pixels
 
 
 def _try_pixels(clip: Clip, bucket: Bucket):
