@@ -16,7 +16,7 @@ mkdir -p "$work" "$out"
 running() { pgrep -f "[t]rain_default_model.sh $work" >/dev/null; }  # [t]: never matches this script's own line
 if ! running && [ ! -f "$work/done" ]; then
   VGEN_TRAIN_TIME_LIMIT_S=${TL:-1150} SHIP=1 SHIP_TO="$work/ship" VAE=${VAE-$here/../plugins/shapes_model/weights/vae} \
-    FROM=${FROM:-} DIT_ARGS=${DIT_ARGS:-} \
+    FROM=${FROM:-} DIT_ARGS=${DIT_ARGS:-} DATA_SEED=${DATA_SEED:-0} \
     setsid nohup bash -c "'$here/train_default_model.sh' '$work' ${NUM:-16000} && touch '$work/done'" \
     >> "$work.log" 2>&1 < /dev/null &
   sleep 2

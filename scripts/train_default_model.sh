@@ -5,7 +5,8 @@
 # Usage: [SHIP=1 [SHIP_TO=DIR]] [VAE=DIR] scripts/train_default_model.sh WORKDIR [NUM_CLIPS]
 #        VAE=plugins/shapes_model/weights/vae skips step 1 with the VAE it trained (in the repo: 33.1 dB held-out PSNR)
 #        FROM=plugins/shapes_model/weights continues training the shipped model (DiT and text encoder start from it);
-#        DIT_ARGS="--set lr=2e-4 --set warmup_steps=100" passes extra flags to the DiT's `vgen train run`
+#        DIT_ARGS="--set lr=2e-4 --set warmup_steps=100" passes extra flags to the DiT's `vgen train run`;
+#        DATA_SEED=N draws other clips (a continued run sees new two-object combinations)
 #        (vgen on PATH, or `. scripts/device_setup.sh` first; set VGEN_TRAIN_TIME_LIMIT_S to cap each training run)
 # Seen on one H100 (2026-11-25): 16k clips in 26 s; VAE ~240 clips/s once decoded clips sit in RAM.
 set -euo pipefail
@@ -16,7 +17,7 @@ mkdir -p "$work"
 stamp() { echo "[$(date +%T)] $*"; }
 # Each step is skipped once its result exists and training runs resume from their last checkpoint, so rerunning
 # the script after an interruption carries on where it stopped.
-[ -f "$work/data/manifest.jsonl" ] || { stamp "data"; vgen -q datasets shapes --num "$num" --out "$work/data" --seed 0 --caption-form mixed; }
+[ -f "$work/data/manifest.jsonl" ] || { stamp "data"; vgen -q datasets shapes --num "$num" --out "$work/data" --seed "${DATA_SEED:-0}" --caption-form mixed; }
 if [ ! -d "$work/vae/final" ] && [ -n "${FROM:-}" ]; then  # a whole trained pipeline: continue from it
   stamp "start from $FROM"
   mkdir -p "$work/vae" && cp -r "$FROM" "$work/vae/final"
@@ -40,5 +41,5 @@ out = sys.argv[2] or WEIGHTS_DIR
 ShapesPipeline.load(sys.argv[1]).save(out, dtype=torch.bfloat16)
 print(out)" "$work/dit/final-ema" "${SHIP_TO:-}"
 fi
-[ -f "$work/eval/scores.json" ] || { stamp "eval"; "$here/eval_default_model.sh" "$work/dit/final-ema" "$work/eval" 200; }
+[ -f "$work/eval/scores.json" ] || { stamp "eval"; "$here/eval_default_model.sh" "$work/dit/final-ema" "$work/eval" "${EVAL_N:-200}"; }
 stamp "done"
