@@ -27,6 +27,7 @@ cp "$work.log" "$out/w.log"
 for s in vae dit; do [ -f "$work/$s/metrics.jsonl" ] && cp "$work/$s/metrics.jsonl" "$out/${s}_metrics.jsonl"; done
 [ -f "$work/dit/loss.png" ] && cp "$work/dit/loss.png" "$out/dit_loss.png"
 [ -f "$work/eval/scores.json" ] && cp "$work/eval/scores.json" "$out/"
+[ -d "$work/dit/profile" ] && cp "$work/dit/profile/"* "$out/"  # DIT_ARGS="--set profile_steps=5" (summary, top ops, trace)
 if [ -d "$work/vae/final" ] && [ ! -f "$work/vae_sent" ]; then
   tar -cf "$out/vae_final.tar" -C "$work/vae" --exclude=final/transformer final && touch "$work/vae_sent"
 fi

@@ -22,3 +22,22 @@ def test_plot_loss_writes_a_png(tmp_path):
     metrics.write_text("".join(json.dumps({"step": s, "loss": 1 / s}) + "\n" for s in range(1, 30)))
     png = plot_loss(metrics, tmp_path / "loss.png")
     assert png is not None and Image.open(png).size == (640, 360)
+
+
+def test_profile_steps_write_where_the_time_goes(hv_cache, tmp_path):
+    from conftest import hv_settings
+
+    from vgen.train import trainer
+
+    s = hv_settings(cache=hv_cache, out=tmp_path / "run", stages=[{"name": "s", "steps": 4, "buckets": [[9, 32, 32]],
+                                                                    "tokens_per_batch": 64}],
+                    checkpoint_every=0, profile_steps=2, profile_from=1)
+    trainer.run(s)
+    folder = tmp_path / "run" / "profile"
+    summary = json.loads((folder / "summary.json").read_text())
+    assert summary["steps"] == 2 and summary["first_step"] == 1 and summary["wall_ms_per_step"] > 0
+    assert "aten::" in (folder / "top_ops.txt").read_text()
+    import gzip
+
+    trace = json.loads(gzip.decompress((folder / "trace.json.gz").read_bytes()))
+    assert any(e.get("name", "").startswith("aten::") for e in trace["traceEvents"])

@@ -82,6 +82,8 @@ class TrainSettings(BaseSettings):
     grad_accum: int = Field(1, ge=1)  # micro-batches per optimizer step
     time_limit_s: float = Field(0, ge=0)  # end training (writing final weights) after this long; 0: no limit
     compile: bool = False  # torch.compile the trained model (CUDA): small models are bound by per-op launch cost
+    profile_steps: int = Field(0, ge=0)  # torch.profiler over this many steps -> out/profile (vgen.train.profiling)
+    profile_from: int = Field(20, ge=0)  # the first step profiled (after warm-up and compiling)
     seed: int = 0
 
     # optimizer and schedule

@@ -34,6 +34,7 @@ from vgen.train.data import (
     read_clips,
 )
 from vgen.train.logs import Logger, plot_loss
+from vgen.train.profiling import StepProfiler
 from vgen.train.settings import TrainSettings
 
 
@@ -604,13 +605,16 @@ class Trainer:
             acc = {"samples": 0, "tokens": 0, "data_s": 0.0, "loss": 0.0}
             end = min(s.total_steps, stop_at) if stop_at else s.total_steps
             deadline = time.monotonic() + s.time_limit_s if s.time_limit_s else None
+            profiler = StepProfiler(out, s.profile_from, s.profile_steps, enabled=self.d.main)
             timed_out = False
             while self.step < end:
                 if deadline is not None and self.d.sum(float(time.monotonic() > deadline)).item() > 0:
                     console.warn(f"time limit of {s.time_limit_s:g} s reached at step {self.step}: finishing")
                     timed_out = True  # ends like a finished run: final weights are written
                     break
+                profiler.before(self.step)
                 record = self.train_step()
+                profiler.after(self.step)
                 last_loss = record["loss"]
                 first_loss = first_loss if first_loss is not None else last_loss
                 acc["samples"] += record["samples"]
