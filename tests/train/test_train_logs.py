@@ -41,3 +41,23 @@ def test_profile_steps_write_where_the_time_goes(hv_cache, tmp_path):
 
     trace = json.loads(gzip.decompress((folder / "trace.json.gz").read_bytes()))
     assert any(e.get("name", "").startswith("aten::") for e in trace["traceEvents"])
+
+
+def test_loss_mean_is_the_mean_of_the_steps_since_the_last_record(hv_cache, tmp_path):
+    """Losses stay on the device between records (no wait for the GPU each step); what is logged is unchanged."""
+    from conftest import hv_settings
+
+    from vgen.train import trainer
+
+    stage = {"name": "s", "steps": 4, "buckets": [[9, 32, 32]], "tokens_per_batch": 64}
+    logged = {}
+    for every in (1, 2):
+        out = tmp_path / f"every{every}"
+        trainer.run(hv_settings(cache=hv_cache, out=out, stages=[stage], log_every=every))
+        logged[every] = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    each = {r["step"]: r["loss"] for r in logged[1]}
+    assert [r["step"] for r in logged[2]] == [2, 4]
+    for r in logged[2]:
+        assert abs(r["loss"] - each[r["step"]]) < 1e-9
+        assert abs(r["loss_mean"] - (each[r["step"]] + each[r["step"] - 1]) / 2) < 1e-9
+        assert isinstance(r["grad_norm"], float)

@@ -381,28 +381,41 @@ class Trainer:
         self.disc_opt.step()
         return float(self.d.sum(loss.detach().cpu()) / self.d.world)
 
-    def train_step(self) -> dict:
-        """One optimizer step; the first one with ``compile`` falls back to eager mode if compiling fails."""
+    def train_step(self, lazy: bool = False) -> dict:
+        """One optimizer step; the first one with ``compile`` falls back to eager mode if compiling fails.
+
+        ``lazy``: the record's loss and grad norm stay tensors on the device (reading them waits for the GPU, so
+        the training loop reads them only when it logs: ``settle``); every rank must settle the same records."""
         if self._compiled is None:
-            return self._train_step()
-        compiled, self._compiled = self._compiled, None
-        positions = list(self.positions)
-        try:
-            return self._train_step()
-        except (torch.OutOfMemoryError, UserError):
-            raise
-        except Exception as exc:  # noqa: BLE001 - any compiler failure: the eager model still trains
-            console.warn(f"torch.compile failed ({type(exc).__name__}: {str(exc).strip().splitlines()[0][:200]}); "
-                         "training without it")
-            compiled._compiled_call_impl = None
-            self.positions = positions  # the same batch again
-            return self._train_step()
+            record = self._train_step()
+        else:
+            compiled, self._compiled = self._compiled, None
+            positions = list(self.positions)
+            try:
+                record = self._train_step()  # compiling happens inside the first call: a failure raises here
+            except (torch.OutOfMemoryError, UserError):
+                raise
+            except Exception as exc:  # noqa: BLE001 - any compiler failure: the eager model still trains
+                console.warn(f"torch.compile failed ({type(exc).__name__}: {str(exc).strip().splitlines()[0][:200]}); "
+                             "training without it")
+                compiled._compiled_call_impl = None
+                self.positions = positions  # the same batch again
+                record = self._train_step()
+        return record if lazy else self.settle(record)
+
+    def settle(self, record: dict) -> dict:
+        """The record's loss (summed over ranks) and grad norm as numbers."""
+        if isinstance(record["loss"], torch.Tensor):
+            record["loss"] = float(self.d.sum(record["loss"]))
+        if isinstance(record["grad_norm"], torch.Tensor):
+            record["grad_norm"] = float(record["grad_norm"])
+        return record
 
     def _train_step(self) -> dict:
         s = self.s
         stage_i = stage_of(s, self.step)
         self.opt.zero_grad(set_to_none=True)
-        loss_sum, samples, tokens, data_s = 0.0, 0, 0, 0.0
+        loss_sum, samples, tokens, data_s = 0.0, 0, 0, 0.0  # loss_sum: this rank's share, a tensor on the device
         for m in range(s.grad_accum):
             t_data = time.perf_counter()
             batch = self.next_batch(stage_i)
@@ -417,13 +430,13 @@ class Trainer:
                 raise UserError(f"out of memory on bucket {f}x{h}x{w} (global batch {batch['global_batch']}): "
                                 f"use smaller buckets or tokens_per_batch, or set activation_checkpointing = true"
                                 ) from None
-            loss_sum += float(self.d.sum(per.sum().cpu())) / self.d.sp / batch["global_batch"]  # each sample once
+            loss_sum = loss_sum + per.sum().double() / self.d.sp / batch["global_batch"]  # each sample once (settle)
             samples += batch["global_batch"]
             tokens += batch["global_batch"] * self.geometry.tokens(batch["bucket"])
         grad_norm = 0.0
         if s.grad_clip > 0:
             norm = torch.nn.utils.clip_grad_norm_(list(self.params.values()), s.grad_clip)
-            grad_norm = float(norm.full_tensor() if hasattr(norm, "full_tensor") else norm)
+            grad_norm = norm.full_tensor() if hasattr(norm, "full_tensor") else norm  # read when settled
         lr = lr_at(s, self.step)
         for g in self.opt.param_groups:
             g["lr"] = lr
@@ -594,7 +607,7 @@ class Trainer:
 
             write_text(out / "recipe.json", json.dumps(self.recipe, indent=2, default=str))
         logger = Logger(out, self.d.main, s.total_steps, self.step, s.tensorboard)
-        first_loss = last_loss = None
+        first_loss = last_loss = last = None
         final_eval: dict = {}
         try:
             if self.step == 0 and s.eval_every:
@@ -613,14 +626,15 @@ class Trainer:
                     timed_out = True  # ends like a finished run: final weights are written
                     break
                 profiler.before(self.step)
-                record = self.train_step()
+                record = self.train_step(lazy=True)  # no wait for the GPU, except when a record is logged
                 profiler.after(self.step)
-                last_loss = record["loss"]
-                first_loss = first_loss if first_loss is not None else last_loss
                 acc["samples"] += record["samples"]
                 acc["tokens"] += record["tokens"]
                 acc["data_s"] += record.pop("data_s")
-                acc["loss"] += record["loss"]
+                acc["loss"] = acc["loss"] + record["loss"]  # this rank's, on the device: summed when logged
+                last = record
+                if first_loss is None:
+                    first_loss = self.settle(record)["loss"]
                 since += 1
                 if s.eval_every and self.step % s.eval_every == 0:
                     final_eval = self.evaluate()
@@ -630,13 +644,16 @@ class Trainer:
                     record["samples_per_s"] = acc["samples"] / dt
                     record["tokens_per_s"] = acc["tokens"] / dt
                     record["data_wait"] = acc["data_s"] / dt  # share of the time spent waiting for batches
-                    record["loss_mean"] = acc["loss"] / since  # over the steps since the last record: the curve
+                    self.settle(record)
+                    record["loss_mean"] = float(self.d.sum(acc["loss"])) / since  # since the last record: the curve
                     if self.device.type == "cuda":
                         record["gpu_mem_gb"] = torch.cuda.max_memory_allocated(self.device) / 1e9
                     logger.log(record)
                     t0, since, acc = time.perf_counter(), 0, {"samples": 0, "tokens": 0, "data_s": 0.0, "loss": 0.0}
                 if s.checkpoint_every and self.step % s.checkpoint_every == 0 and self.step < end:
                     self.save_checkpoint()
+            if last is not None:
+                last_loss = self.settle(last)["loss"]
             if self.step < s.total_steps and not timed_out:  # stopped at stop_at: checkpoint, resume later
                 self.save_checkpoint()
                 return {"steps": self.step, "stopped": True, "first_loss": first_loss, "last_loss": last_loss}
