@@ -18,6 +18,7 @@ stamp() { echo "[$(date +%T)] $*"; }
 # Each step is skipped once its result exists and training runs resume from their last checkpoint, so rerunning
 # the script after an interruption carries on where it stopped.
 [ -f "$work/data/manifest.jsonl" ] || { stamp "data"; vgen -q datasets shapes --num "$num" --out "$work/data" --seed "${DATA_SEED:-0}" --caption-form mixed; }
+# $work/vae/final is the pipeline step 2 starts from: step 1's result, a VAE folder made into one, or FROM
 if [ ! -d "$work/vae/final" ] && [ -n "${FROM:-}" ]; then  # a whole trained pipeline: continue from it
   stamp "start from $FROM"
   mkdir -p "$work/vae" && cp -r "$FROM" "$work/vae/final"

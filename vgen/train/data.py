@@ -278,8 +278,9 @@ def decode_clips(pairs: list[tuple[Clip, Bucket]], workers: int, half: bool = Fa
         pending = collections.deque(pool.submit(fn, c, b) for c, b in itertools.islice(todo, window))
         while pending:
             pixels = pending.popleft().result()
-            for c, b in itertools.islice(todo, 1):
-                pending.append(pool.submit(fn, c, b))
+            following = next(todo, None)
+            if following is not None:
+                pending.append(pool.submit(fn, *following))
             yield pixels
 
 

@@ -614,8 +614,10 @@ class Trainer:
                 initial = self.evaluate()  # the untrained model's PSNR, the baseline of the curve
                 if initial:
                     logger.log({"step": 0, **initial})
-            t0, since = time.perf_counter(), 0
-            acc = {"samples": 0, "tokens": 0, "data_s": 0.0, "loss": 0.0}
+            def window() -> dict:  # what a record averages over: the steps since the last one
+                return {"samples": 0, "tokens": 0, "data_s": 0.0, "loss": 0.0}
+
+            t0, since, acc = time.perf_counter(), 0, window()
             end = min(s.total_steps, stop_at) if stop_at else s.total_steps
             deadline = time.monotonic() + s.time_limit_s if s.time_limit_s else None
             profiler = StepProfiler(out, s.profile_from, s.profile_steps, enabled=self.d.main)
@@ -649,7 +651,7 @@ class Trainer:
                     if self.device.type == "cuda":
                         record["gpu_mem_gb"] = torch.cuda.max_memory_allocated(self.device) / 1e9
                     logger.log(record)
-                    t0, since, acc = time.perf_counter(), 0, {"samples": 0, "tokens": 0, "data_s": 0.0, "loss": 0.0}
+                    t0, since, acc = time.perf_counter(), 0, window()
                 if s.checkpoint_every and self.step % s.checkpoint_every == 0 and self.step < end:
                     self.save_checkpoint()
             if last is not None:
