@@ -6,6 +6,7 @@
 #        VAE=plugins/shapes_model/weights/vae skips step 1 with the VAE it trained (in the repo: 33.1 dB held-out PSNR)
 #        FROM=plugins/shapes_model/weights continues training the shipped model (DiT and text encoder start from it);
 #        DIT_ARGS="--set lr=2e-4 --set warmup_steps=100" passes extra flags to the DiT's `vgen train run`;
+#        PATCH=1 (with FROM) first changes the DiT's spatial patch size, its weights adapted (finer tokens);
 #        DATA_SEED=N draws other clips (a continued run sees new two-object combinations)
 #        (vgen on PATH, or `. scripts/device_setup.sh` first; set VGEN_TRAIN_TIME_LIMIT_S to cap each training run)
 # Seen on one H100 (2026-11-25): 16k clips in 26 s; VAE ~240 clips/s once decoded clips sit in RAM.
@@ -21,7 +22,15 @@ stamp() { echo "[$(date +%T)] $*"; }
 # $work/vae/final is the pipeline step 2 starts from: step 1's result, a VAE folder made into one, or FROM
 if [ ! -d "$work/vae/final" ] && [ -n "${FROM:-}" ]; then  # a whole trained pipeline: continue from it
   stamp "start from $FROM"
-  mkdir -p "$work/vae" && cp -r "$FROM" "$work/vae/final"
+  mkdir -p "$work/vae"
+  if [ -n "${PATCH:-}" ]; then
+    python3 -c "
+import sys
+from vgen_plugins.shapes_model.pipeline import ShapesPipeline
+print(ShapesPipeline.load(sys.argv[1]).repatched(int(sys.argv[3])).save(sys.argv[2]))" "$FROM" "$work/vae/final" "$PATCH"
+  else
+    cp -r "$FROM" "$work/vae/final"
+  fi
 fi
 if [ ! -d "$work/vae/final" ] && [ -n "${VAE:-}" ]; then  # step 1 done already: start from that VAE
   stamp "vae from $VAE"

@@ -257,6 +257,15 @@ class ShapesPipeline(CausalVAELatents):
             module.to(dtype=dtype).eval().requires_grad_(False)
         return cls(ShapesDenoiser(text_encoder, dit), vae, tokenizer)
 
+    def repatched(self, patch_size: int) -> ShapesPipeline:
+        """The same model with the DiT at another spatial patch size (weights adapted: hunyuan_video/repatch.py);
+        the starting point for training a finer-token model from a trained coarser one."""
+        from vgen_plugins.hunyuan_video.repatch import repatch
+
+        self.transformer.dit = repatch(self.transformer.dit, patch_size)
+        self.size_multiple = self.spatial_compression * patch_size
+        return self
+
     @classmethod
     def with_vae(cls, vae_folder: str | Path, seed: int = 0) -> ShapesPipeline:
         """Step 2's starting point: random DiT and text encoder (as step 1 starts them) with a trained VAE folder
