@@ -71,3 +71,24 @@ def test_tensorrt_engine_of_the_tiny_dit(tmp_path):
     want = generate(_pipe().to("cuda"), ["a cat"], **kwargs).frames
     got = generate(apply_engine(_pipe().to("cuda"), "tensorrt", out), ["a cat"], **kwargs).frames
     assert (got - want).abs().max().item() <= 5e-2
+
+
+def test_large_models_memory_map_their_weights(monkeypatch):
+    from vgen_export.core import aoti_format
+
+    module = torch.nn.Linear(64, 64)  # 16.6 kB of weights
+    assert aoti_format.inductor_configs(module) == {}
+    monkeypatch.setattr(aoti_format, "MMAP_WEIGHTS_BYTES", 16_000)
+    assert aoti_format.inductor_configs(module) == {"aot_inductor.force_mmap_weights": True}
+
+
+@pytest.mark.slow
+def test_aoti_package_with_memory_mapped_weights_loads_and_matches(tmp_path, monkeypatch):
+    # the path a model over MMAP_WEIGHTS_BYTES takes (the 710M mid DiT crashed on load without it)
+    from vgen_export.core import aoti_format
+
+    monkeypatch.setattr(aoti_format, "MMAP_WEIGHTS_BYTES", 0)
+    out = tmp_path / "aoti"
+    assert main(["export", "aoti", *TINY, "--parts", "dit", "--out", str(out)]) == 0  # parity gate inside
+    manifest = json.loads((out / "vgen-engine.json").read_text())
+    assert all(r["max_rel"] <= 1e-4 for r in manifest["parts"]["dit"]["parity"])
