@@ -35,7 +35,9 @@ CONFIG = {
         "in_channels": 16, "out_channels": 16,  # the VAE's latent channels
         "num_attention_heads": 4, "attention_head_dim": 64,  # width 256
         "num_layers": 4, "num_single_layers": 4, "num_refiner_layers": 1,  # dual-stream, single-stream, refiner
-        "mlp_ratio": 4.0, "patch_size": 2, "patch_size_t": 1,  # 64x64x17 -> 5x8x8 latent -> 80 video tokens
+        # 64x64x17 -> 5x8x8 latent -> 320 video tokens. Patch 2 (80 tokens, 4x4 a frame) drew blobs for triangles;
+        # the shipped model was trained at patch 2 first, then repatched to 1 and trained on (COARSE, repatch.py)
+        "mlp_ratio": 4.0, "patch_size": 1, "patch_size_t": 1,
         "qk_norm": "rms_norm", "guidance_embeds": False,  # true CFG at sampling, no distilled guidance
         "text_embed_dim": 128, "pooled_projection_dim": 128,  # the text encoder's width
         "rope_theta": 256.0, "rope_axes_dim": [16, 24, 24],  # sums to the head dim
@@ -46,6 +48,7 @@ CONFIG = {
     "text_encoder": {"hidden_size": 128, "intermediate_size": 512, "num_hidden_layers": 2, "num_attention_heads": 4,
                      "max_position_embeddings": MAX_TOKENS, "projection_dim": 128},
 }
+COARSE = {"transformer": {"patch_size": 2}}  # step 2 of the recipe chain (recipes shapes-default, -fine)
 TINY = {  # seconds on a CPU, for tests
     "transformer": {"num_attention_heads": 2, "attention_head_dim": 16, "num_layers": 1, "num_single_layers": 1,
                     "text_embed_dim": 32, "pooled_projection_dim": 32, "rope_axes_dim": [4, 6, 6],
@@ -267,13 +270,13 @@ class ShapesPipeline(CausalVAELatents):
         return self
 
     @classmethod
-    def with_vae(cls, vae_folder: str | Path, seed: int = 0) -> ShapesPipeline:
+    def with_vae(cls, vae_folder: str | Path, seed: int = 0, config: str | dict = "default") -> ShapesPipeline:
         """Step 2's starting point: random DiT and text encoder (as step 1 starts them) with a trained VAE folder
         (its weights and its fitted scaling factor)."""
         from vgen.io.checkpoint import load_into
 
         vae_folder = Path(vae_folder)
-        pipe = cls.from_config("default", seed=seed)
+        pipe = cls.from_config(config, seed=seed)
         load_into(pipe.vae, vae_folder)
         pipe.vae.config.scaling_factor = json.loads((vae_folder / "config.json").read_text())["scaling_factor"]
         return pipe

@@ -42,14 +42,17 @@ def test_save_load_roundtrip_and_denoise(tmp_path):
 
 
 def test_recipes_train_vae_then_dit_then_sample(tmp_path):
-    """The default model's recipes end to end on tiny weights: data -> VAE -> cache -> DiT -> vgen sample."""
+    """The default model's recipes end to end on tiny weights: data -> VAE -> cache -> DiT (patch 2) -> DiT
+    repatched to 1 (recipe shapes-default-fine) -> vgen sample."""
+    from vgen_plugins.shapes_model.pipeline import ShapesPipeline
+
     data, vae, cache, dit = (tmp_path / n for n in ("data", "vae", "cache", "dit"))
     assert main(["-q", "datasets", "shapes", "--num", "12", "--out", str(data), "--workers", "1",
                  "--caption-form", "mixed"]) == 0
     vae_stages = json.dumps([{"name": "i", "steps": 2, "buckets": [[1, 64, 64]], "max_batch": 4},
                              {"name": "c", "steps": 2, "buckets": [[17, 64, 64]], "max_batch": 2}])
     assert main(["-q", "train", "run", "--recipe", "shapes-default-vae", "--data", str(data), "--out", str(vae),
-                 "--set", 'config="tiny"', "--set", "holdout=2", "--set", f"stages={vae_stages}",
+                 "--set", 'config={"preset": "tiny", "transformer": {"patch_size": 2}}', "--set", "holdout=2", "--set", f"stages={vae_stages}",
                  "--set", "data_workers=2"]) == 0
     dit_stages = json.dumps([{"name": "c", "steps": 3, "buckets": [[17, 64, 64]], "max_batch": 4}])
     common = ["--recipe", "shapes-default", "--set", f"stages={dit_stages}", "--set", "data_workers=2",
@@ -58,7 +61,14 @@ def test_recipes_train_vae_then_dit_then_sample(tmp_path):
                  *common]) == 0
     assert main(["-q", "train", "run", "--weights", str(vae / "final"), "--cache", str(cache), "--out", str(dit),
                  *common]) == 0
-    assert main(["-q", "sample", "a red circle moving right", "--weights", str(dit / "final-ema"), "--steps", "2",
+    coarse = ShapesPipeline.load(dit / "final-ema")
+    assert coarse.transformer.dit.config.patch_size == 2
+    start, fine = coarse.repatched(1).save(tmp_path / "fine-start"), tmp_path / "fine"
+    fine_args = [a.replace("shapes-default", "shapes-default-fine") for a in common]
+    assert main(["-q", "train", "run", "--weights", str(start), "--cache", str(cache), "--out", str(fine),
+                 *fine_args]) == 0  # the coarse step's cache serves: latents do not depend on the patch
+    assert ShapesPipeline.load(fine / "final-ema").transformer.dit.config.patch_size == 1
+    assert main(["-q", "sample", "a red circle moving right", "--weights", str(fine / "final-ema"), "--steps", "2",
                  "--out", str(tmp_path / "videos")]) == 0
     sidecar = json.loads(next((tmp_path / "videos").glob("*.json")).read_text())
     assert sidecar["pipeline"] == "shapes" and sidecar["frames"] == 17 and sidecar["width"] == 64
