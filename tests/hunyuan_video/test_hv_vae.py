@@ -70,7 +70,9 @@ def test_encode_decode_match_diffusers(pair, shape, tiles):
         assert rel_err(post.logvar, ref_post.logvar) <= 1e-5
         assert rel_err(post.std, ref_post.std) <= 1e-5
         z = torch.randn_like(post.mean)
-        assert rel_err(ours.decode(z), ref.decode(z).sample) <= 1e-5
+        # 5e-5: our small 3D convs run on oneDNN, diffusers' on PyTorch's own kernels; through the tiled decoder's
+        # blends the fp32 sums drift to 1.2e-5 on an AVX2 EPYC (under 1e-5 on the AVX-512 machines); a real bug is >1e-3
+        assert rel_err(ours.decode(z), ref.decode(z).sample) <= 5e-5
     assert post.mean.shape == (shape[0], 4, (shape[2] - 1) // 4 + 1, shape[3] // 8, shape[4] // 8)
 
 
@@ -123,7 +125,9 @@ def test_gradients_match_diffusers_with_and_without_checkpointing(pair):
         if name.endswith("to_k.bias"):  # softmax ignores a key bias: its gradient is 0 up to rounding noise
             assert p.grad.abs().max() < 1e-6
             continue
-        assert rel_err(p.grad, ref.get_parameter(name).grad) <= 1e-4, name
+        # 1e-3: oneDNN (ours) and PyTorch's kernels (diffusers) round differently, and the L1 loss turns that into
+        # whole gradient terms where an output is near 0 (1.3e-4 seen on an AVX2 EPYC); a wrong gradient is O(1)
+        assert rel_err(p.grad, ref.get_parameter(name).grad) <= 1e-3, name
 
     def grads():
         model.zero_grad()
