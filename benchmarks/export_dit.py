@@ -95,12 +95,14 @@ def bench_engine(engine: str, ctx: dict, args, want: torch.Tensor) -> dict:
     from vgen_export.core.parity import errors
 
     device, part = ctx["device"], ctx["part"]
+    # onnx23: opset 23, where attention is one ONNX Attention node (opset 18 spells out matmul/softmax/matmul)
+    fmt, opset = ("onnx", 23) if engine == "onnx23" else (engine, 18)
     start = time.perf_counter()
-    manifest = export_parts([part], engine, args.out / engine, dtype=args.dtype, device=device,
+    manifest = export_parts([part], fmt, args.out / engine, dtype=args.dtype, device=device, opset=opset,
                             shapes=ctx["shapes"], tolerance=1e9)  # the table reports the error; do not stop here
     export_s = time.perf_counter() - start
     say(f"{engine}: exported in {export_s:.0f} s; loading and timing {args.iters} steps ...")
-    runner = _runner(engine, args.out / engine, manifest["parts"]["dit"], device)
+    runner = _runner(fmt, args.out / engine, manifest["parts"]["dit"], device)
     ms, got = timed(runner, ctx["inputs"], device, 2, args.iters)
     max_abs, max_rel = errors(got, want)
     return {"engine": engine, "runs_on": runner.provider, "ms_per_step": ms, "max_abs_err": max_abs,
@@ -168,7 +170,7 @@ def main():
     ap.add_argument("--preset", choices=["mid", "tiny"], default=None, help="default: mid on CUDA, tiny on CPU")
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--dtype", choices=["fp32", "fp16"], default=None, help="default: fp16 on CUDA, fp32 on CPU")
-    ap.add_argument("--engines", default="eager,aoti,onnx", help="eager is always timed first")
+    ap.add_argument("--engines", default="eager,aoti,onnx", help="eager is always timed first; also onnx23")
     ap.add_argument("--iters", type=int, default=None)
     ap.add_argument("--out", type=Path, default=None, help="keep the engine directories here")
     ap.add_argument("--json", type=Path, default=None, help="write the rows here (rewritten after each engine)")

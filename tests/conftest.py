@@ -19,3 +19,11 @@ def pytest_collection_modifyitems(config, items):
 @pytest.fixture(autouse=True)
 def _seed():
     torch.manual_seed(0)
+
+
+@pytest.fixture(autouse=True)
+def _loud_console():
+    """`vgen -q ...` in one test must not silence the progress lines another test reads."""
+    from vgen import console
+
+    console.state.quiet = False

@@ -163,3 +163,18 @@ def test_missing_engine_dir_and_torch_engine(tmp_path):
         apply_engine(pipe, "onnx", tmp_path)
     with pytest.raises(UserError, match="needs --engine-dir"):
         apply_engine(pipe, "onnx", None)
+
+
+def test_opset_23_exports_fused_attention_with_text_masks(tmp_path):
+    # opset 23 turns SDPA into ONNX Attention (one node, where opset 18 spells out matmul/softmax/matmul);
+    # onnxruntime's kernel refuses a key-padding mask broadcast over the queries, so the export spells it out
+    import onnx
+
+    out = tmp_path / "opset23"
+    assert main(["-q", "export", "onnx", *TINY, "--parts", "dit", "--opset", "23", "--out", str(out)]) == 0
+    graph = onnx.load(str(out / "dit.onnx"), load_external_data=False).graph
+    assert sum(node.op_type == "Attention" for node in graph.node) == 6  # 2 refiner + 2 dual-stream (joint) + 2 single-stream blocks
+    parity = json.loads((out / "vgen-engine.json").read_text())["parts"]["dit"]["parity"]
+    assert all(r["max_rel"] <= 1e-4 for r in parity)
+    text_lens = [r["dims"]["text_len"] for r in parity]
+    assert len(set(text_lens)) == 2  # two text lengths: padded text tokens (masks) at both

@@ -99,7 +99,12 @@ def local_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: tor
                     name: str) -> torch.Tensor:
     """``attention`` with backend ``name`` on this process's tensors, never overridden."""
     if name == "sdpa":
-        return F.scaled_dot_product_attention(q, k, v, attn_mask=_broadcastable(mask))
+        mask = _broadcastable(mask)
+        if mask is not None and torch.onnx.is_in_onnx_export():
+            # opset >= 23 exports SDPA as ONNX Attention, whose onnxruntime kernel takes no mask broadcast over the
+            # queries ("inconsistent q_sequence_length"): spell out (B, 1, Lq, Lk)
+            mask = mask.expand(mask.shape[0], mask.shape[1], q.shape[2], mask.shape[3])
+        return F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
     if name == "math":
         return _math_attention(q, k, v, _broadcastable(mask))
     return _flash_attention(q, k, v, mask)
