@@ -170,7 +170,8 @@ def main():
     ap.add_argument("--preset", choices=["mid", "tiny"], default=None, help="default: mid on CUDA, tiny on CPU")
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--dtype", choices=["fp32", "fp16"], default=None, help="default: fp16 on CUDA, fp32 on CPU")
-    ap.add_argument("--engines", default="eager,aoti,onnx", help="eager is always timed first; also onnx23")
+    ap.add_argument("--engines", default="eager,aoti,onnx",
+                    help="eager is always timed first; onnx23 is onnx at opset 23")
     ap.add_argument("--iters", type=int, default=None)
     ap.add_argument("--out", type=Path, default=None, help="keep the engine directories here")
     ap.add_argument("--json", type=Path, default=None, help="write the rows here (rewritten after each engine)")

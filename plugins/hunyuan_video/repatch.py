@@ -20,27 +20,14 @@ import torch
 from vgen.errors import UserError
 
 
-def _kernel(weight: torch.Tensor, old: int, new: int) -> torch.Tensor:
-    """Conv3d weight (width, C, pt, old, old) -> (width, C, pt, new, new)."""
-    o, c, t = weight.shape[:3]
+def _regrid(x: torch.Tensor, axis: int, old: int, new: int) -> torch.Tensor:
+    """Dims ``axis, axis + 1`` (a patch's old x old pixels) -> new x new: the mean over each r x r block when the
+    patch shrinks, each entry repeated r x r times when it grows."""
     if old > new:
         r = old // new
-        return weight.reshape(o, c, t, new, r, new, r).sum(dim=(4, 6))
+        return x.reshape(*x.shape[:axis], new, r, new, r, *x.shape[axis + 2:]).mean(dim=(axis + 1, axis + 3))
     r = new // old
-    return weight.repeat_interleave(r, dim=3).repeat_interleave(r, dim=4) / (r * r)
-
-
-def _outputs(rows: torch.Tensor, channels: int, pt: int, old: int, new: int) -> torch.Tensor:
-    """proj_out rows ordered (C, pt, old, old) [+ trailing input dim] -> rows ordered (C, pt, new, new)."""
-    tail = rows.shape[1:]
-    grid = rows.reshape(channels, pt, old, old, *tail)
-    if old > new:
-        r = old // new
-        grid = grid.reshape(channels, pt, new, r, new, r, *tail).mean(dim=(3, 5))
-    else:
-        r = new // old
-        grid = grid.repeat_interleave(r, dim=2).repeat_interleave(r, dim=3)
-    return grid.reshape(channels * pt * new * new, *tail)
+    return x.repeat_interleave(r, dim=axis).repeat_interleave(r, dim=axis + 1)
 
 
 def repatch(model, patch_size: int):
@@ -57,8 +44,12 @@ def repatch(model, patch_size: int):
     with torch.device(weight.device):
         new = type(model)(new_cfg).to(weight.dtype)
     state = dict(model.state_dict())
-    state["x_embedder.proj.weight"] = _kernel(state["x_embedder.proj.weight"], old, patch_size)
-    for name in ("proj_out.weight", "proj_out.bias"):
-        state[name] = _outputs(state[name], cfg.out_channels, cfg.patch_size_t, old, patch_size)
+    # Conv3d kernel (width, C, pt, p, p): the block mean times r^2 is the block sum (shrink), repeats / r^2 (grow)
+    kernel = state["x_embedder.proj.weight"]
+    state["x_embedder.proj.weight"] = _regrid(kernel, 3, old, patch_size) * (old / patch_size) ** 2
+    for name in ("proj_out.weight", "proj_out.bias"):  # rows ordered (C, pt, p, p) [x width]
+        rows = state[name]
+        grid = _regrid(rows.reshape(cfg.out_channels, cfg.patch_size_t, old, old, *rows.shape[1:]), 2, old, patch_size)
+        state[name] = grid.reshape(-1, *rows.shape[1:])
     new.load_state_dict(state, strict=True)
     return new.train(model.training).requires_grad_(any(p.requires_grad for p in model.parameters()))

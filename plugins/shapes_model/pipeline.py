@@ -152,10 +152,13 @@ class ShapesPipeline(CausalVAELatents):
         self.latent_channels = vae.config.latent_channels
         self.spatial_compression = vae.config.spatial_compression_ratio
         self.temporal_compression = vae.config.temporal_compression_ratio
-        self.size_multiple = self.spatial_compression * transformer.dit.config.patch_size
         self.defaults = dict(DEFAULTS)
         # 64x64x17 decodes in one piece; the sample stage turns tiling on for large sizes
         vae.disable_tiling(temporal=True)
+
+    @property
+    def size_multiple(self) -> int:  # height and width: multiples of the VAE's compression x the DiT's patch
+        return self.spatial_compression * self.transformer.dit.config.patch_size
 
     @property
     def text_encoder(self):
@@ -266,7 +269,6 @@ class ShapesPipeline(CausalVAELatents):
         from vgen_plugins.hunyuan_video.repatch import repatch
 
         self.transformer.dit = repatch(self.transformer.dit, patch_size)
-        self.size_multiple = self.spatial_compression * patch_size
         return self
 
     @classmethod

@@ -173,7 +173,8 @@ def test_opset_23_exports_fused_attention_with_text_masks(tmp_path):
     out = tmp_path / "opset23"
     assert main(["-q", "export", "onnx", *TINY, "--parts", "dit", "--opset", "23", "--out", str(out)]) == 0
     graph = onnx.load(str(out / "dit.onnx"), load_external_data=False).graph
-    assert sum(node.op_type == "Attention" for node in graph.node) == 6  # 2 refiner + 2 dual-stream (joint) + 2 single-stream blocks
+    # 2 refiner + 2 dual-stream (joint) + 2 single-stream blocks
+    assert sum(node.op_type == "Attention" for node in graph.node) == 6
     parity = json.loads((out / "vgen-engine.json").read_text())["parts"]["dit"]["parity"]
     assert all(r["max_rel"] <= 1e-4 for r in parity)
     text_lens = [r["dims"]["text_len"] for r in parity]

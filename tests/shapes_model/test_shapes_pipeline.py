@@ -52,8 +52,8 @@ def test_recipes_train_vae_then_dit_then_sample(tmp_path):
     vae_stages = json.dumps([{"name": "i", "steps": 2, "buckets": [[1, 64, 64]], "max_batch": 4},
                              {"name": "c", "steps": 2, "buckets": [[17, 64, 64]], "max_batch": 2}])
     assert main(["-q", "train", "run", "--recipe", "shapes-default-vae", "--data", str(data), "--out", str(vae),
-                 "--set", 'config={"preset": "tiny", "transformer": {"patch_size": 2}}', "--set", "holdout=2", "--set", f"stages={vae_stages}",
-                 "--set", "data_workers=2"]) == 0
+                 "--set", 'config={"preset": "tiny", "transformer": {"patch_size": 2}}', "--set", "holdout=2",
+                 "--set", f"stages={vae_stages}", "--set", "data_workers=2"]) == 0
     dit_stages = json.dumps([{"name": "c", "steps": 3, "buckets": [[17, 64, 64]], "max_batch": 4}])
     common = ["--recipe", "shapes-default", "--set", f"stages={dit_stages}", "--set", "data_workers=2",
               "--set", "compile=false"]  # compiling costs a minute on a CPU
