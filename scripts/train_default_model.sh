@@ -8,7 +8,11 @@
 #        FROM=plugins/shapes_model/weights skips the coarse steps: the fine step continues that model (repatched to 1
 #        first if it is not patch 1 already);
 #        DIT_ARGS / FINE_ARGS="--set lr=2e-4 --set warmup_steps=100" pass extra flags to the coarse / fine
-#        `vgen train run`; DATA_SEED=N draws other clips (the coarse step's; the fine step's are DATA_SEED + 1)
+#        `vgen train run`; DATA_SEED=N draws other clips (the coarse step's; the fine step's are DATA_SEED + 1);
+#        DATA_ARGS="--two-object-fraction 0.65" passes flags to `vgen datasets shapes`;
+#        FINE_RECIPE=shapes-default-more runs step 4 (FROM=plugins/shapes_model/weights: the shipped patch-1 model
+#        on more new clips, at batch 512) in place of step 3
+#        EVAL_N=0 skips the scoring at the end (EVAL_N=200 by default: scripts/eval_default_model.sh)
 #        (vgen on PATH, or `. scripts/device_setup.sh` first; set VGEN_TRAIN_TIME_LIMIT_S to cap each training run)
 # Seen on one H100 (2026-11-25): 16k clips in 26 s; VAE ~240 clips/s once decoded clips sit in RAM. On one H200
 # (2026-12-01): cache of 16k clips 2.4 min; fine step 2000 x 256 clips in 4.3 min (~2,000 clips/s).
@@ -20,7 +24,7 @@ mkdir -p "$work"
 stamp() { echo "[$(date +%T)] $*"; }
 # Each step is skipped once its result exists and training runs resume from their last checkpoint, so rerunning
 # the script after an interruption carries on where it stopped.
-data() { [ -f "$1/manifest.jsonl" ] || { stamp "data $1"; vgen -q datasets shapes --num "$num" --out "$1" --seed "$2" --caption-form mixed; }; }
+data() { [ -f "$1/manifest.jsonl" ] || { stamp "data $1"; vgen -q datasets shapes --num "$num" --out "$1" --seed "$2" --caption-form mixed ${DATA_ARGS:-}; }; }
 if [ -z "${FROM:-}" ]; then
   data "$work/data" "${DATA_SEED:-0}"
   # $work/vae/final is the pipeline step 2 starts from: step 1's result, or a VAE folder made into one
@@ -45,8 +49,8 @@ import sys
 from vgen_plugins.shapes_model.pipeline import ShapesPipeline
 print(ShapesPipeline.load(sys.argv[1]).repatched(1).save(sys.argv[2]))" "${FROM:-$work/dit/final-ema}" "$fine/start"
 fi
-[ -d "$fine/cache" ] || { stamp "fine cache"; vgen -q train cache --recipe shapes-default-fine --weights "$fine/start" --data "$fine/data" --out "$fine/cache"; }
-[ -d "$fine/dit/final-ema" ] || { stamp "fine dit"; vgen -q train run --recipe shapes-default-fine --weights "$fine/start" --cache "$fine/cache" --out "$fine/dit" --resume auto --json ${FINE_ARGS:-}; }
+[ -d "$fine/cache" ] || { stamp "fine cache"; vgen -q train cache --recipe "${FINE_RECIPE:-shapes-default-fine}" --weights "$fine/start" --data "$fine/data" --out "$fine/cache"; }
+[ -d "$fine/dit/final-ema" ] || { stamp "fine dit"; vgen -q train run --recipe "${FINE_RECIPE:-shapes-default-fine}" --weights "$fine/start" --cache "$fine/cache" --out "$fine/dit" --resume auto --json ${FINE_ARGS:-}; }
 if [ "${SHIP:-0}" = 1 ]; then
   stamp "ship"
   python3 -c "
@@ -56,5 +60,5 @@ out = sys.argv[2] or WEIGHTS_DIR
 ShapesPipeline.load(sys.argv[1]).save(out, dtype=torch.bfloat16)
 print(out)" "$fine/dit/final-ema" "${SHIP_TO:-}"
 fi
-[ -f "$work/eval/scores.json" ] || { stamp "eval"; "$here/eval_default_model.sh" "$fine/dit/final-ema" "$work/eval" "${EVAL_N:-200}"; }
+[ "${EVAL_N:-200}" = 0 ] || [ -f "$work/eval/scores.json" ] || { stamp "eval"; "$here/eval_default_model.sh" "$fine/dit/final-ema" "$work/eval" "${EVAL_N:-200}"; }
 stamp "done"

@@ -57,6 +57,26 @@ def _losses(s, steps):
         t.close()
 
 
+def test_cache_in_ram_reads_each_tensor_once_and_trains_the_same(hv_cache, tmp_path):
+    """cache_in_ram = true: every tensor is read from its shard once, and training sees the same values."""
+    reads = []
+    cache = LatentCache(hv_cache, in_ram=True)
+    entry = cache.entries[0]
+    real = cache._file(entry["shard"])
+    file = type("Counting", (), {"get_tensor": lambda self, k: reads.append(k) or real.get_tensor(k),
+                                 "keys": real.keys})()
+    cache._open[entry["shard"]] = file
+    first = [cache.latents(entry), cache.text(entry)]
+    n = len(reads)
+    again = [cache.latents(entry), cache.text(entry)]
+    assert n == 1 + len(first[1]) and len(reads) == n  # the second lookup reads nothing
+    assert torch.equal(first[0], again[0]) and all(torch.equal(first[1][k], again[1][k]) for k in first[1])
+    stage = {"steps": 4, "buckets": [[9, 32, 32]], "tokens_per_batch": 48}
+    plain = _losses(hv_settings(cache=hv_cache, out=tmp_path / "a", stages=[stage]), 4)
+    in_ram = _losses(hv_settings(cache=hv_cache, out=tmp_path / "b", stages=[stage], cache_in_ram=True), 4)
+    assert plain == in_ram
+
+
 def test_compiled_dit_trains_like_eager(hv_cache, tmp_path):
     """compile = true: the same losses as eager mode (one fixed bucket, so one graph)."""
     stage = {"steps": 3, "buckets": [[9, 32, 32]], "tokens_per_batch": 48}

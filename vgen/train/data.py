@@ -300,8 +300,11 @@ def try_pixels_half(clip: Clip, bucket: Bucket):
 class LatentCache:
     """Reads a cache folder: entries by (clip, bucket), tensors loaded lazily one shard file at a time."""
 
-    def __init__(self, folder: Path):
+    def __init__(self, folder: Path, in_ram: bool = False):
         self.folder = Path(folder)
+        # in_ram: keep every tensor read (a small cache read for many epochs): a batch of 256 cost ~50 ms of
+        # safetensors calls under the GIL, which the training loop's own thread then waits for
+        self._memo: dict[tuple[str, str], torch.Tensor] | None = {} if in_ram else None
         if not (self.folder / CACHE_INDEX).is_file():
             raise UserError(f"not a latent cache (no {CACHE_INDEX}): {self.folder}; write one with `vgen train cache`")
         self.meta = json.loads((self.folder / CACHE_META).read_text())
@@ -329,12 +332,20 @@ class LatentCache:
                     self._text_keys.setdefault((name, f"{sample}.text."), []).append(key)
         return self._open[name]
 
+    def _get(self, shard: str, key: str) -> torch.Tensor:
+        if self._memo is None:
+            return self._file(shard).get_tensor(key)
+        t = self._memo.get((shard, key))
+        if t is None:
+            t = self._memo[(shard, key)] = self._file(shard).get_tensor(key)
+        return t
+
     def latents(self, entry: dict) -> torch.Tensor:
-        return self._file(entry["shard"]).get_tensor(f"{entry['key']}.latents")
+        return self._get(entry["shard"], f"{entry['key']}.latents")
 
     def text(self, entry: dict | None) -> dict[str, torch.Tensor]:
         """The text embeddings of an entry, or of the empty caption for ``None``."""
         name = NULL_TEXT if entry is None else entry["shard"]
-        f = self._file(name)
+        self._file(name)  # opened: its text keys are grouped
         prefix = "null.text." if entry is None else f"{entry['key']}.text."
-        return {k[len(prefix):]: f.get_tensor(k) for k in self._text_keys.get((name, prefix), [])}
+        return {k[len(prefix):]: self._get(name, k) for k in self._text_keys.get((name, prefix), [])}

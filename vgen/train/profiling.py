@@ -2,7 +2,8 @@
 
 ``[train] profile_steps = N`` (with ``profile_from``, the first step profiled: after warm-up and compiling) writes
 into ``OUT/profile/``: ``summary.json`` (wall ms per step, GPU-busy ms per step and its share: a share far below 1
-means the step waits on Python, launches or data, not on kernels), ``top_ops.txt`` (the operators by self time) and
+means the step waits on Python, launches or data, not on kernels; ``syncs_per_step``: host waits for the GPU),
+``top_ops.txt`` (the operators by self time; on a GPU also ``top_ops_cpu.txt``, by host time) and
 ``trace.json.gz`` (a Chrome / Perfetto trace).
 """
 
@@ -17,6 +18,8 @@ from pathlib import Path
 import torch
 
 from vgen import console
+
+SYNC_EVENTS = ("cudaStreamSynchronize", "cudaDeviceSynchronize", "cudaEventSynchronize", "aten::_local_scalar_dense")
 
 
 class StepProfiler:
@@ -62,6 +65,9 @@ class StepProfiler:
         if self.cuda:  # kernel time: the sum of the GPU's self time over every operator (us)
             busy = sum(getattr(e, "self_device_time_total", 0.0) for e in averages) / 1000 / self.steps
             summary.update(gpu_busy_ms_per_step=busy, gpu_busy_share=busy / max(1e-9, wall_s * 1000))
+            write_text(self.folder / "top_ops_cpu.txt", averages.table(sort_by="self_cpu_time_total", row_limit=40))
+        # host waits for the device (a tensor read, a blocking copy): each one empties the GPU's queue
+        summary["syncs_per_step"] = {e.key: e.count / self.steps for e in averages if e.key in SYNC_EVENTS}
         write_text(self.folder / "summary.json", json.dumps(summary, indent=2))
         trace = self.folder / "trace.json"
         prof.export_chrome_trace(str(trace))

@@ -76,6 +76,7 @@ class TrainSettings(BaseSettings):
     data_workers: int = Field(8, ge=1)  # threads feeding batches; worker processes decoding many clips (cache, keep_decoded)
     keep_decoded: bool = False  # keep decoded clips in RAM (fp16) after first use: small data sets, many epochs
     cache_shard_size: int = Field(256, ge=1)  # samples per cache shard
+    cache_in_ram: bool = False  # keep the cache's tensors in RAM once read (a cache read for many epochs)
 
     # stages and steps
     stages: list[StageSettings] = Field(default_factory=lambda: [StageSettings()])

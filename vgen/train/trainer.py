@@ -126,7 +126,7 @@ class Trainer:
 
     def _setup_data(self) -> None:
         s = self.s
-        self.cache = LatentCache(s.cache) if s.cache else None
+        self.cache = LatentCache(s.cache, s.cache_in_ram) if s.cache else None
         if self.cache is not None and s.target == "vae":
             raise UserError("a VAE trains on pixels: set train.data (a manifest), not train.cache")
         if self.cache is not None:
@@ -179,8 +179,10 @@ class Trainer:
         self.params = {n: p for n, p in self.net.named_parameters() if p.requires_grad}
         if not self.params:
             raise UserError("nothing to train: the model has no trainable parameters")
+        # fused: one kernel for the whole update on a GPU (not a few per parameter group); FSDP keeps foreach
+        fused = self.device.type == "cuda" and self.d.mode != "fsdp"
         self.opt = torch.optim.AdamW(list(self.params.values()), lr=s.lr, betas=tuple(s.betas), eps=s.eps,
-                                     weight_decay=s.weight_decay)
+                                     weight_decay=s.weight_decay, fused=fused or None)
         self.ema = ({n: p.detach().clone().float() for n, p in self.params.items()} if s.ema_decay > 0 else None)
         # torch.compile: the DiT's forward and backward as a few fused kernels (a small DiT on a GPU otherwise
         # spends its step launching ~12k tiny ops); compiled in place, so weight names stay as they are
@@ -295,7 +297,7 @@ class Trainer:
             drop = torch.rand((), generator=generator("caption", self.s.seed, *key)).item() < self.s.caption_dropout
             captions.append(None if drop else cid)
         batch = {"bucket": bucket, "global_batch": len(ids), "keys": keys, "captions": captions}
-        x = torch.stack([data for _, (_, data) in loaded]).to(self.device)
+        x = self._to_device(torch.stack([data for _, (_, data) in loaded]))
         if self.s.target == "vae":
             batch["pixels"] = x
             return batch
@@ -304,16 +306,24 @@ class Trainer:
                 batch["latents"] = x
                 texts = [self.cache.text(entry if cap is not None else None)
                          for (_, (entry, _)), cap in zip(loaded, captions, strict=True)]
-                batch["text"] = {k: v.to(self.device) for k, v in cat_text(texts).items()}
+                batch["text"] = {k: self._to_device(v) for k, v in cat_text(texts).items()}
             else:
                 batch["latents"] = self.pipe.encode_video(x)
                 prompts = [self.clips[c].caption if c is not None else "" for c in captions]
                 batch["text"] = self.pipe.encode_prompt(prompts, device=self.device)
         # the flow-matching noise too: drawn here, it is off the step's critical path
         gens = [generator("noise", self.s.seed, *key) for key in keys]
-        batch["drawn"] = objectives.flow_noise(gens, batch["latents"].shape[1:], self.s.logit_mean,
-                                               self.s.logit_std, self.s.shift)
+        drawn = objectives.flow_noise(gens, batch["latents"].shape[1:], self.s.logit_mean, self.s.logit_std,
+                                      self.s.shift)
+        batch["drawn"] = tuple(self._to_device(t) for t in drawn)
         return batch
+
+    def _to_device(self, t: torch.Tensor) -> torch.Tensor:
+        """A batch tensor on the training device without a wait: a plain host-to-GPU copy synchronizes the stream,
+        so the step would wait for the GPU to finish the previous one (no overlap of Python and kernels)."""
+        if self.device.type != "cuda":
+            return t
+        return t.pin_memory().to(self.device, non_blocking=True)
 
     # ---------------------------------------------------------------------------------------------- one step
 
