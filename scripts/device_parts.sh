@@ -13,7 +13,7 @@ case "$cmd" in
   split)
     shift 2
     [ $# -gt 0 ] || { echo "split: name the files to carry" >&2; exit 2; }
-    tree=$(git ls-files -z | xargs -0 du -cb | tail -1 | cut -f1)
+    tree=$( (git ls-files -z | xargs -0 du -cb 2>/dev/null || true) | tail -1 | cut -f1)  # hidden files: not there
     room=$(( 64 * 1024 * 1024 - tree - 2 * 1024 * 1024 ))  # 2 MiB spare for untracked files
     [ "$room" -gt $((1024 * 1024)) ] || { echo "the working tree alone nearly fills a call ($tree bytes)" >&2; exit 2; }
     rm -rf ".$name"[0-9]* && tmp=$(mktemp -d)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -21,8 +24,8 @@ def dynamic_shapes(part: Part) -> tuple:
 
 
 # Weights past this many bytes are appended to the compiled library and memory-mapped instead of compiled into its
-# data section: a 710M-parameter fp16 DiT (1.4 GB) packaged the default way crashed (SIGSEGV) in aoti_load_package
-# on an H200; Inductor's own note on force_mmap_weights says models over ~1B parameters need it.
+# data section: Inductor's own note on force_mmap_weights says models over ~1B parameters need it. (A 710M fp16 DiT
+# crashed in aoti_load_package on an H200 with and without it; so did a 3-layer MLP there: see check_loads.)
 MMAP_WEIGHTS_BYTES = 1 << 30
 
 
@@ -44,7 +47,34 @@ def export(part: Part, example: list[torch.Tensor], folder: Path) -> list[str]:
         torch._inductor.aoti_compile_and_package(program, package_path=str(path),
                                                  inductor_configs=inductor_configs(part.module))
         console.info(f"compiled {path.name} ({path.stat().st_size / 1e6:.0f} MB) in {time.perf_counter() - start:.0f} s")
+    check_loads(path, example[0].device)
     return [path.name]
+
+
+PROBE = "import sys, torch; torch._inductor.aoti_load_package(sys.argv[1], device_index=int(sys.argv[2]))"
+
+
+def check_loads(path: Path, device: torch.device, timeout_s: float = 600) -> None:
+    """Load a package once in a child process. AOTInductor's loader can die in native code: torch 2.11.0+cu130
+    on an H200 crashed (SIGSEGV) loading even a 3-layer MLP compiled by torch's own API, and in this process that
+    would end vgen with no message. ``scripts/aoti_smoke.py`` checks a machine the same way."""
+    index = device.index if device.index is not None else (0 if device.type == "cuda" else -1)
+    try:
+        proc = subprocess.run([sys.executable, "-c", PROBE, str(path), str(index)], capture_output=True, text=True,
+                              timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        raise UserError(f"{path}: loading the AOTInductor package took over {timeout_s:g} s") from None
+    if proc.returncode < 0:
+        try:
+            name = signal.Signals(-proc.returncode).name
+        except ValueError:
+            name = f"signal {-proc.returncode}"
+        raise UserError(f"{path}: AOTInductor's loader crashed ({name}) with torch {torch.__version__} on "
+                        f"{device.type}; `python scripts/aoti_smoke.py --device {device.type}` shows whether any "
+                        f"package loads here (`vgen export onnx` meanwhile)")
+    if proc.returncode:
+        last = (proc.stderr.strip().splitlines() or ["no message"])[-1]
+        raise UserError(f"{path}: AOTInductor could not load it: {last}")
 
 
 class Runner:

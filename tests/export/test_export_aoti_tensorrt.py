@@ -92,3 +92,25 @@ def test_aoti_package_with_memory_mapped_weights_loads_and_matches(tmp_path, mon
     assert main(["export", "aoti", *TINY, "--parts", "dit", "--out", str(out)]) == 0  # parity gate inside
     manifest = json.loads((out / "vgen-engine.json").read_text())
     assert all(r["max_rel"] <= 1e-4 for r in manifest["parts"]["dit"]["parity"])
+
+
+@pytest.mark.parametrize("probe, says", [
+    ("import os, signal; os.kill(os.getpid(), signal.SIGSEGV)", "AOTInductor's loader crashed (SIGSEGV)"),
+    ("raise SystemExit('RuntimeError: bad archive')", "AOTInductor could not load it: RuntimeError: bad archive"),
+])
+def test_a_package_whose_loader_dies_fails_the_export_with_one_line(tmp_path, monkeypatch, capsys, probe, says):
+    """The package is loaded in a child first: a loader that dies in native code (torch 2.11+cu130 on an H200 did,
+    for any package) ends the export with one line naming the file, not a dead process."""
+    from vgen_export.core import aoti_format
+
+    def fake_compile(program, package_path, inductor_configs):  # the C++ compile is the slow test's job
+        open(package_path, "wb").write(b"not a real package")
+        return package_path
+
+    monkeypatch.setattr(torch._inductor, "aoti_compile_and_package", fake_compile)
+    monkeypatch.setattr(aoti_format, "PROBE", probe)
+    out = tmp_path / "aoti"
+    assert main(["-q", "export", "aoti", *TINY, "--parts", "dit", "--out", str(out)]) != 0  # -q: the error only
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and says in err[0] and "dit.pt2" in err[0], err
+    assert "Traceback" not in err[0] and not (out / "vgen-engine.json").exists()
