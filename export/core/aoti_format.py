@@ -54,14 +54,18 @@ def export(part: Part, example: list[torch.Tensor], folder: Path) -> list[str]:
 PROBE = "import sys, torch; torch._inductor.aoti_load_package(sys.argv[1], device_index=int(sys.argv[2]))"
 
 
+def device_index(device: torch.device) -> int:
+    """aoti_load_package's device_index: the CUDA device's (0 when unnamed), -1 for the CPU."""
+    return device.index if device.index is not None else (0 if device.type == "cuda" else -1)
+
+
 def check_loads(path: Path, device: torch.device, timeout_s: float = 600) -> None:
     """Load a package once in a child process. AOTInductor's loader can die in native code: torch 2.11.0+cu130
     on an H200 crashed (SIGSEGV) loading even a 3-layer MLP compiled by torch's own API, and in this process that
     would end vgen with no message. ``scripts/aoti_smoke.py`` checks a machine the same way."""
-    index = device.index if device.index is not None else (0 if device.type == "cuda" else -1)
     try:
-        proc = subprocess.run([sys.executable, "-c", PROBE, str(path), str(index)], capture_output=True, text=True,
-                              timeout=timeout_s)
+        proc = subprocess.run([sys.executable, "-c", PROBE, str(path), str(device_index(device))],
+                              capture_output=True, text=True, timeout=timeout_s)
     except subprocess.TimeoutExpired:
         raise UserError(f"{path}: loading the AOTInductor package took over {timeout_s:g} s") from None
     if proc.returncode < 0:
@@ -84,8 +88,8 @@ class Runner:
         if torch.device(built_for).type != self.device.type:
             raise UserError(f"{folder / (part['name'] + '.pt2')}: compiled for {built_for}, cannot run on "
                             f"{self.device.type}; export again with --device {self.device.type}")
-        index = self.device.index if self.device.index is not None else (0 if self.device.type == "cuda" else -1)
-        self.model = torch._inductor.aoti_load_package(str(folder / f"{part['name']}.pt2"), device_index=index)
+        self.model = torch._inductor.aoti_load_package(str(folder / f"{part['name']}.pt2"),
+                                                       device_index=device_index(self.device))
         self.provider = f"aoti-{self.device.type}"
 
     def __call__(self, tensors: list[torch.Tensor]) -> torch.Tensor:
