@@ -11,7 +11,8 @@
 #        `vgen train run`; DATA_SEED=N draws other clips (the coarse step's; the fine step's are DATA_SEED + 1);
 #        DATA_ARGS="--two-object-fraction 0.65" passes flags to `vgen datasets shapes`;
 #        FINE_RECIPE=shapes-default-more runs step 4 (FROM=plugins/shapes_model/weights: the shipped patch-1 model
-#        on more new clips, at batch 512) in place of step 3
+#        on more new clips, at batch 512) in place of step 3; FINE_RECIPE=shapes-default-long with step 4's model,
+#        DATA_SEED=2, DATA_ARGS="--two-object-fraction 0.6" and NUM_CLIPS=32000 runs step 5
 #        EVAL_N=0 skips the scoring at the end (EVAL_N=200 by default: scripts/eval_default_model.sh)
 #        (vgen on PATH, or `. scripts/device_setup.sh` first; set VGEN_TRAIN_TIME_LIMIT_S to cap each training run)
 # Seen on one H100 (2026-11-25): 16k clips in 26 s; VAE ~240 clips/s once decoded clips sit in RAM. On one H200

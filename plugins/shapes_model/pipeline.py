@@ -2,9 +2,10 @@
 CLIP-style text encoder over the shapes-world vocabulary that is trained together with the DiT.
 
 Why a text encoder of its own: the model must run offline and ship in ~60 MiB. The shapes-world grammar has a few
-dozen words, so a word-level tokenizer and a 2-layer transformer (transformers' ``CLIPTextModel``, giving per-token
-states for the DiT's text stream and a pooled vector for its conditioning) are enough, and training them with the
-DiT lets them learn exactly the distinctions the scorer checks.
+dozen words, so a word-level tokenizer and a 2-layer CLIP text transformer (per-token states for the DiT's text
+stream and a pooled vector for its conditioning) are enough, and training them with the DiT lets them learn exactly
+the distinctions the scorer checks. Both are in transformers' formats but load without importing it (clip_text.py,
+tokenizer.py say why: start-up time).
 
 Layout on disk (diffusers-style): ``model_index.json``, ``transformer/`` (HunyuanVideoTransformer3DModel),
 ``vae/`` (AutoencoderKLHunyuanVideo), ``text_encoder/`` (CLIPTextModel), ``tokenizer/`` (a fast tokenizer).
@@ -19,6 +20,9 @@ from pathlib import Path
 import torch
 from torch import nn
 from vgen_plugins.hunyuan_video.pipeline import CausalVAELatents
+from vgen_plugins.shapes_model.clip_text import CLIPTextConfig, CLIPTextModel
+from vgen_plugins.shapes_model.tokenizer import SPECIALS as TOKENS
+from vgen_plugins.shapes_model.tokenizer import WordTokenizer
 
 from vgen.errors import UserError
 
@@ -56,7 +60,7 @@ TINY = {  # seconds on a CPU, for tests
     "vae": {"latent_channels": 4, "block_out_channels": [8, 8, 8, 8], "norm_num_groups": 4},
     "text_encoder": {"hidden_size": 32, "intermediate_size": 64, "num_attention_heads": 2, "projection_dim": 32},
 }
-SPECIALS = ["<pad>", "<unk>", "<bos>", "<eos>"]
+SPECIALS = list(TOKENS.values())
 
 
 # 2. The tokenizer: every word of the grammar, built in code so it needs no file (and is saved with the model).
@@ -68,19 +72,8 @@ def vocabulary() -> list[str]:
     return SPECIALS + sorted(set(words) - set(SPECIALS))
 
 
-def make_tokenizer():
-    from tokenizers import Tokenizer, normalizers, pre_tokenizers, processors
-    from tokenizers.models import WordLevel
-    from transformers import PreTrainedTokenizerFast
-
-    vocab = {w: i for i, w in enumerate(vocabulary())}
-    tok = Tokenizer(WordLevel(vocab, unk_token="<unk>"))
-    tok.normalizer = normalizers.Lowercase()
-    tok.pre_tokenizer = pre_tokenizers.Whitespace()
-    tok.post_processor = processors.TemplateProcessing(
-        single="<bos> $A <eos>", special_tokens=[("<bos>", vocab["<bos>"]), ("<eos>", vocab["<eos>"])])
-    return PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<bos>", eos_token="<eos>", pad_token="<pad>",
-                                   unk_token="<unk>", model_max_length=MAX_TOKENS)
+def make_tokenizer() -> WordTokenizer:
+    return WordTokenizer.from_words(vocabulary(), MAX_TOKENS)
 
 
 # 3. The trainable part: text encoder + DiT in one module, so that `vgen train` optimises both together.
@@ -112,11 +105,16 @@ def _classes():
         HunyuanVideoVAEConfig
 
 
-def _clip_config(spec: dict, tokenizer):
-    from transformers import CLIPTextConfig
-
+def _clip_config(spec: dict, tokenizer) -> CLIPTextConfig:
     return CLIPTextConfig(vocab_size=len(tokenizer), bos_token_id=tokenizer.bos_token_id,
                           eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id, **spec)
+
+
+def _read_config(path: Path) -> CLIPTextConfig:
+    try:
+        return CLIPTextConfig.from_json_file(path)
+    except (OSError, ValueError, TypeError) as exc:
+        raise UserError(f"{path}: cannot read the text encoder's config: {exc}") from None
 
 
 def resolve_config(config: str | dict | None) -> dict:
@@ -218,9 +216,7 @@ class ShapesPipeline(CausalVAELatents):
 
     @classmethod
     def load(cls, folder: str | Path, device="cpu", dtype: torch.dtype | None = None) -> ShapesPipeline:
-        from transformers import CLIPTextConfig, CLIPTextModel, PreTrainedTokenizerFast
         from vgen_plugins.hunyuan_video.pipeline import _load_module
-        from vgen_plugins.hunyuan_video.text_encoders import empty_weights
 
         from vgen.io.checkpoint import load_into, weight_files
 
@@ -230,14 +226,15 @@ class ShapesPipeline(CausalVAELatents):
                 raise UserError(f"missing {folder / name} (not a shapes model folder)")
         dit_cls, dit_cfg, vae_cls, vae_cfg = _classes()
         try:
-            tokenizer = PreTrainedTokenizerFast.from_pretrained(str(folder / "tokenizer"))
-        except (OSError, ValueError) as exc:
+            tokenizer = WordTokenizer.from_pretrained(folder / "tokenizer")
+        except Exception as exc:  # noqa: BLE001 (tokenizers raises a bare Exception for a bad tokenizer.json)
             raise UserError(f"{folder / 'tokenizer'}: cannot load tokenizer: {exc}") from None
         dit = _load_module(dit_cls, dit_cfg, folder / "transformer", device, dtype)
         vae = _load_module(vae_cls, vae_cfg, folder / "vae", device, dtype)
-        with empty_weights():
-            text_encoder = CLIPTextModel(CLIPTextConfig.from_json_file(str(folder / "text_encoder" / "config.json")))
-        load_into(text_encoder, folder / "text_encoder", dtype=dtype, device=device)
+        # built for real, not on the meta device: 0.2M parameters initialise in a millisecond, while random init of
+        # a meta tensor imports torch._dynamo (2 s of start-up)
+        text_encoder = CLIPTextModel(_read_config(folder / "text_encoder" / "config.json"))
+        load_into(text_encoder, folder / "text_encoder", dtype=dtype, device=device, key_map=CLIPTextModel.key_map)
         text_encoder = text_encoder.to(device).eval().requires_grad_(False)
         files = [f for name in ("transformer", "vae", "text_encoder") for f in weight_files(folder / name)]
         return cls(ShapesDenoiser(text_encoder, dit), vae, tokenizer, files)
@@ -246,8 +243,6 @@ class ShapesPipeline(CausalVAELatents):
     def from_config(cls, config: str | dict | None = "default", device="cpu", dtype=torch.float32,
                     seed: int | None = 0) -> ShapesPipeline:
         """Random weights (training starts here): the DiT's output projection starts at zero, as in HunyuanVideo."""
-        from transformers import CLIPTextModel
-
         spec = resolve_config(config)
         dit_cls, dit_cfg, vae_cls, vae_cfg = _classes()
         tokenizer = make_tokenizer()
