@@ -64,10 +64,25 @@ class WordTokenizer:
     def __len__(self) -> int:
         return self.backend.get_vocab_size(with_added_tokens=True)
 
-    def __getattr__(self, name: str):  # bos_token_id, eos_token_id, pad_token_id, unk_token_id
-        if name.endswith("_token_id") and name[:-3] in self.__dict__.get("specials", {}):
-            return self.backend.token_to_id(self.specials[name[:-3]])
-        raise AttributeError(name)
+    def _id(self, name: str) -> int | None:
+        token = self.specials.get(name)
+        return None if token is None else self.backend.token_to_id(token)
+
+    @property
+    def pad_token_id(self) -> int | None:
+        return self._id("pad_token")
+
+    @property
+    def unk_token_id(self) -> int | None:
+        return self._id("unk_token")
+
+    @property
+    def bos_token_id(self) -> int | None:
+        return self._id("bos_token")
+
+    @property
+    def eos_token_id(self) -> int | None:
+        return self._id("eos_token")
 
     def __call__(self, texts: str | list[str], padding: bool | str = False, truncation: bool = False,
                  max_length: int | None = None, return_tensors: str | None = None,
@@ -78,7 +93,7 @@ class WordTokenizer:
         if truncation:  # tokenizers keeps room for the template's <bos>/<eos> when it truncates
             self.backend.enable_truncation(limit)
         try:
-            encs = [self.backend.encode(t, add_special_tokens=add_special_tokens) for t in batch]
+            encs = self.backend.encode_batch(batch, add_special_tokens=add_special_tokens)
         finally:
             if truncation:
                 self.backend.no_truncation()
