@@ -68,21 +68,10 @@ class WordTokenizer:
         token = self.specials.get(name)
         return None if token is None else self.backend.token_to_id(token)
 
-    @property
-    def pad_token_id(self) -> int | None:
-        return self._id("pad_token")
-
-    @property
-    def unk_token_id(self) -> int | None:
-        return self._id("unk_token")
-
-    @property
-    def bos_token_id(self) -> int | None:
-        return self._id("bos_token")
-
-    @property
-    def eos_token_id(self) -> int | None:
-        return self._id("eos_token")
+    pad_token_id = property(lambda self: self._id("pad_token"))
+    unk_token_id = property(lambda self: self._id("unk_token"))
+    bos_token_id = property(lambda self: self._id("bos_token"))
+    eos_token_id = property(lambda self: self._id("eos_token"))
 
     def __call__(self, texts: str | list[str], padding: bool | str = False, truncation: bool = False,
                  max_length: int | None = None, return_tensors: str | None = None,
