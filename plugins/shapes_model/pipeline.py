@@ -29,7 +29,7 @@ from vgen.errors import UserError
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 MAX_TOKENS = 32  # the longest two-object prompt is 20 words + <bos>/<eos>
 
-# The sampling defaults (tuned on the scorer; see recipes/shapes-default.toml and the CHANGELOG).
+# The sampling defaults, chosen on validation prompt sets (docs/default-model-sampling.md has the sweeps).
 DEFAULTS = {"steps": 20, "shift": 3.0, "guidance": 4.0, "embedded_guidance": None, "frames": 17, "height": 64,
             "width": 64, "fps": 8, "schedule": "shifted", "sampler": "flow-euler"}
 
