@@ -21,8 +21,7 @@ import torch
 from torch import nn
 from vgen_plugins.hunyuan_video.pipeline import CausalVAELatents
 from vgen_plugins.shapes_model.clip_text import CLIPTextConfig, CLIPTextModel
-from vgen_plugins.shapes_model.tokenizer import SPECIALS as TOKENS
-from vgen_plugins.shapes_model.tokenizer import WordTokenizer
+from vgen_plugins.shapes_model.tokenizer import SPECIALS, WordTokenizer
 
 from vgen.errors import UserError
 
@@ -60,7 +59,6 @@ TINY = {  # seconds on a CPU, for tests
     "vae": {"latent_channels": 4, "block_out_channels": [8, 8, 8, 8], "norm_num_groups": 4},
     "text_encoder": {"hidden_size": 32, "intermediate_size": 64, "num_attention_heads": 2, "projection_dim": 32},
 }
-SPECIALS = list(TOKENS.values())
 
 
 # 2. The tokenizer: every word of the grammar, built in code so it needs no file (and is saved with the model).
@@ -69,7 +67,8 @@ def vocabulary() -> list[str]:
 
     words = ["a", "an", "and", "on", "background", "moving", "standing", "still", "bouncing",
              *SIZES, *COLOURS, *SHAPES, *BACKGROUNDS, *MOTIONS]
-    return SPECIALS + sorted(set(words) - set(SPECIALS))
+    specials = list(SPECIALS.values())
+    return specials + sorted(set(words) - set(specials))
 
 
 def make_tokenizer() -> WordTokenizer:
