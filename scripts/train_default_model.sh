@@ -13,6 +13,8 @@
 #        FINE_RECIPE=shapes-default-more runs step 4 (FROM=plugins/shapes_model/weights: the shipped patch-1 model
 #        on more new clips, at batch 512) in place of step 3; FINE_RECIPE=shapes-default-long with step 4's model,
 #        DATA_SEED=2, DATA_ARGS="--two-object-fraction 0.6" and NUM_CLIPS=32000 runs step 5
+#        FIT_STEPS=1 (with VGEN_TRAIN_TIME_LIMIT_S) measures clips/s first and sets the fine step's steps to what the
+#        limit allows, so that its learning rate anneals (FINE_RECIPE=shapes-default-anneal, step 6);
 #        EVAL_N=0 skips the scoring at the end (EVAL_N=200 by default: scripts/eval_default_model.sh)
 #        (vgen on PATH, or `. scripts/device_setup.sh` first; set VGEN_TRAIN_TIME_LIMIT_S to cap each training run)
 # Seen on one H100 (2026-11-25): 16k clips in 26 s; VAE ~240 clips/s once decoded clips sit in RAM. On one H200
@@ -51,7 +53,28 @@ from vgen_plugins.shapes_model.pipeline import ShapesPipeline
 print(ShapesPipeline.load(sys.argv[1]).repatched(1).save(sys.argv[2]))" "${FROM:-$work/dit/final-ema}" "$fine/start"
 fi
 [ -d "$fine/cache" ] || { stamp "fine cache"; vgen -q train cache --recipe "${FINE_RECIPE:-shapes-default-fine}" --weights "$fine/start" --data "$fine/data" --out "$fine/cache"; }
-[ -d "$fine/dit/final-ema" ] || { stamp "fine dit"; vgen -q train run --recipe "${FINE_RECIPE:-shapes-default-fine}" --weights "$fine/start" --cache "$fine/cache" --out "$fine/dit" --resume auto --json ${FINE_ARGS:-}; }
+fit=()  # the measured steps (FIT_STEPS), as one argument: JSON has glob characters
+fine_run() { vgen -q train run --recipe "${FINE_RECIPE:-shapes-default-fine}" --weights "$fine/start" --cache "$fine/cache" --out "$fine/dit" --resume auto --json ${FINE_ARGS:-} "${fit[@]}" "$@"; }
+if [ -n "${FIT_STEPS:-}" ] && [ ! -d "$fine/dit/final-ema" ] && [ ! -f "$fine/stages.json" ]; then
+  # FIT_STEPS=1: 60 steps measure clips/s on this machine; the run then resumes with its stage's steps set to what
+  # VGEN_TRAIN_TIME_LIMIT_S allows (less 90 s for compiling again, 5% spare), so its cosine schedule ends in time
+  stamp "fine dit: 60 steps to measure"
+  fine_run --stop-at 60 --set log_every=20 >/dev/null
+  python3 - "$fine/dit" "${VGEN_TRAIN_TIME_LIMIT_S:?FIT_STEPS needs VGEN_TRAIN_TIME_LIMIT_S}" > "$fine/stages.json.tmp" <<'PY'
+import json, sys
+from pathlib import Path
+run, limit = Path(sys.argv[1]), float(sys.argv[2])
+last = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines() if line][-1]
+stages = json.loads((run / "recipe.json").read_text())["stages"]
+batch = stages[-1]["max_batch"]
+stages[-1]["steps"] = last["step"] + int((limit - 90) * 0.95 * last["samples_per_s"] / batch)
+print(f"{last['samples_per_s']:.0f} clips/s measured: {stages[-1]['steps']} steps", file=sys.stderr)
+print(json.dumps(stages, separators=(",", ":")))
+PY
+  mv "$fine/stages.json.tmp" "$fine/stages.json"
+fi
+[ -f "$fine/stages.json" ] && fit=(--set "stages=$(cat "$fine/stages.json")")
+[ -d "$fine/dit/final-ema" ] || { stamp "fine dit"; fine_run; }
 if [ "${SHIP:-0}" = 1 ]; then
   stamp "ship"
   python3 -c "

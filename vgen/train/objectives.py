@@ -6,17 +6,12 @@ import torch
 import torch.nn.functional as F
 
 
-def sample_t(gen: torch.Generator, mean: float, std: float, shift: float) -> float:
-    """t from a logit-normal, then shifted towards noise: shift*t / (1 + (shift-1)*t)."""
-    t = torch.sigmoid(torch.randn((), generator=gen) * std + mean).item()
-    return shift * t / (1 + (shift - 1) * t)
-
-
-def flow_noise(gens: list[torch.Generator], shape, mean: float, std: float, shift: float):
-    """(t (B,), noise (B, *shape)) drawn on the CPU from one generator per sample, so they do not depend on the
-    device, the batch split or the number of processes."""
-    ts = torch.tensor([sample_t(g, mean, std, shift) for g in gens], dtype=torch.float32)
-    return ts, torch.stack([torch.randn(tuple(shape), generator=g) for g in gens])
+def flow_noise(gen: torch.Generator, n: int, shape, mean: float, std: float, shift: float):
+    """(t (n,), noise (n, *shape)) for the n samples of a global batch, drawn on the CPU from one generator: they do
+    not depend on the device, the batch split or the number of processes (each rank takes its rows). t is
+    logit-normal, then shifted towards noise: shift*t / (1 + (shift-1)*t)."""
+    t = torch.sigmoid(torch.randn(n, generator=gen) * std + mean)
+    return shift * t / (1 + (shift - 1) * t), torch.randn((n, *shape), generator=gen)
 
 
 def flow_matching_inputs(x0: torch.Tensor, ts: torch.Tensor, noise: torch.Tensor):

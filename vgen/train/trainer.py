@@ -258,8 +258,13 @@ class Trainer:
 
     def _load_or_replace(self, clip_id: int, group: list[int], bucket):
         """A sample, or (when its clip is unreadable) the next readable clip of the same bucket."""
+        if clip_id not in self.bad.ids:  # the usual case: no scan of the group for where to go on from
+            try:
+                return clip_id, self._load(clip_id, bucket)
+            except UserError as exc:
+                self.bad.add(clip_id, str(exc))
         start = group.index(clip_id)
-        for k in range(len(group)):
+        for k in range(1, len(group)):
             cid = group[(start + k) % len(group)]
             if cid in self.bad.ids:
                 continue
@@ -292,10 +297,11 @@ class Trainer:
         # cached latents are memory-mapped reads: threads would only add lock traffic; clips decode in threads
         loaded = [load(j) for j in js] if self.cache is not None else list(self._pool.map(load, js))
         keys = [(stage_i, pos, j) for j in js]
-        captions = []
-        for (cid, _), key in zip(loaded, keys, strict=True):
-            drop = torch.rand((), generator=generator("caption", self.s.seed, *key)).item() < self.s.caption_dropout
-            captions.append(None if drop else cid)
+        # one generator per global batch, each rank its rows: a 1024-sample batch drawn per sample held the GIL
+        # for ~60 ms, which the training loop's thread waited on
+        drop = torch.rand(len(ids), generator=generator("caption", self.s.seed, stage_i, pos))[js.start:js.stop]
+        captions = [None if d else cid for (cid, _), d in zip(loaded, (drop < self.s.caption_dropout).tolist(),
+                                                                strict=True)]
         batch = {"bucket": bucket, "global_batch": len(ids), "keys": keys, "captions": captions}
         x = self._to_device(torch.stack([data for _, (_, data) in loaded]))
         if self.s.target == "vae":
@@ -312,10 +318,9 @@ class Trainer:
                 prompts = [self.clips[c].caption if c is not None else "" for c in captions]
                 batch["text"] = self.pipe.encode_prompt(prompts, device=self.device)
         # the flow-matching noise too: drawn here, it is off the step's critical path
-        gens = [generator("noise", self.s.seed, *key) for key in keys]
-        drawn = objectives.flow_noise(gens, batch["latents"].shape[1:], self.s.logit_mean, self.s.logit_std,
-                                      self.s.shift)
-        batch["drawn"] = tuple(self._to_device(t) for t in drawn)
+        drawn = objectives.flow_noise(generator("noise", self.s.seed, stage_i, pos), len(ids),
+                                      batch["latents"].shape[1:], self.s.logit_mean, self.s.logit_std, self.s.shift)
+        batch["drawn"] = tuple(self._to_device(t[js.start:js.stop].contiguous()) for t in drawn)
         return batch
 
     def _to_device(self, t: torch.Tensor) -> torch.Tensor:
