@@ -3,6 +3,8 @@
 import json
 import random
 
+import pytest
+
 from vgen.train.logs import plot_loss, smoothed
 
 
@@ -41,6 +43,33 @@ def test_profile_steps_write_where_the_time_goes(hv_cache, tmp_path):
 
     trace = json.loads(gzip.decompress((folder / "trace.json.gz").read_bytes()))
     assert any(e.get("name", "").startswith("aten::") for e in trace["traceEvents"])
+
+
+@pytest.mark.gpu
+def test_gpu_busy_is_the_kernels_time_counted_once(tmp_path):
+    """GPU busy = the device events of the trace (kernels, copies, memsets), not that plus the operators that
+    launched them (which doubled it: 190 ms busy in a 115 ms step)."""
+    import gzip
+
+    import torch
+
+    from vgen.train.profiling import StepProfiler
+
+    if not torch.cuda.is_available():
+        pytest.skip("needs a CUDA GPU")
+    model = torch.nn.Sequential(torch.nn.Linear(512, 2048), torch.nn.GELU(), torch.nn.Linear(2048, 512)).cuda()
+    x = torch.randn(4096, 512, device="cuda")
+    profiler = StepProfiler(tmp_path, first=2, steps=3)
+    for step in range(6):
+        profiler.before(step)
+        model(x).square().mean().backward()
+        profiler.after(step + 1)
+    summary = json.loads((tmp_path / "profile" / "summary.json").read_text())
+    events = json.loads(gzip.decompress((tmp_path / "profile" / "trace.json.gz").read_bytes()))["traceEvents"]
+    device_ms = sum(e.get("dur", 0) for e in events if e.get("cat") in ("kernel", "gpu_memcpy", "gpu_memset")) / 1000
+    assert device_ms > 0
+    assert abs(summary["gpu_busy_ms_per_step"] - device_ms / 3) < 0.05 * device_ms / 3
+    assert 0 < summary["gpu_busy_share"] <= 1.0
 
 
 def test_loss_mean_is_the_mean_of_the_steps_since_the_last_record(hv_cache, tmp_path):

@@ -62,8 +62,9 @@ class StepProfiler:
         sort = "self_device_time_total" if self.cuda else "self_cpu_time_total"
         write_text(self.folder / "top_ops.txt", averages.table(sort_by=sort, row_limit=40))
         summary = {"steps": self.steps, "first_step": self.first, "wall_ms_per_step": wall_s * 1000}
-        if self.cuda:  # kernel time: the sum of the GPU's self time over every operator (us)
-            busy = sum(getattr(e, "self_device_time_total", 0.0) for e in averages) / 1000 / self.steps
+        if self.cuda:  # kernel time: the kernels' own events only (an operator's self time counts its kernels again)
+            busy = sum(e.self_device_time_total for e in averages
+                       if e.device_type != torch.autograd.DeviceType.CPU) / 1000 / self.steps
             summary.update(gpu_busy_ms_per_step=busy, gpu_busy_share=busy / max(1e-9, wall_s * 1000))
             write_text(self.folder / "top_ops_cpu.txt", averages.table(sort_by="self_cpu_time_total", row_limit=40))
         # host waits for the device (a tensor read, a blocking copy): each one empties the GPU's queue

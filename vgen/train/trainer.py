@@ -297,8 +297,8 @@ class Trainer:
         # cached latents are memory-mapped reads: threads would only add lock traffic; clips decode in threads
         loaded = [load(j) for j in js] if self.cache is not None else list(self._pool.map(load, js))
         keys = [(stage_i, pos, j) for j in js]
-        # one generator per global batch, each rank its rows: a 1024-sample batch drawn per sample held the GIL
-        # for ~60 ms, which the training loop's thread waited on
+        # one generator per global batch, each rank its rows (not one per sample: a Python loop over the batch on
+        # the prefetch thread, which shares the GIL with the training loop)
         drop = torch.rand(len(ids), generator=generator("caption", self.s.seed, stage_i, pos))[js.start:js.stop]
         captions = [None if d else cid for (cid, _), d in zip(loaded, (drop < self.s.caption_dropout).tolist(),
                                                                 strict=True)]
