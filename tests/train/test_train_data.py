@@ -146,7 +146,7 @@ def test_many_clips_decode_in_worker_processes_with_the_same_pixels(dataset):
         assert isinstance(pool, ProcessPoolExecutor)
         got = list(pool.map(try_pixels_half, clips, [(5, 16, 24)] * 3))
     for c, x in zip(clips[:2], got[:2], strict=True):
-        assert torch.equal(x, load_pixels(c, (5, 16, 24)).half())
+        assert torch.equal(torch.from_numpy(x), load_pixels(c, (5, 16, 24)).half())  # numpy: a plain pipe
     assert isinstance(got[2], UserError) and "not found" in str(got[2])
     assert not isinstance(decode_pool(2, 10), ProcessPoolExecutor)  # a few clips: threads, no start-up cost
 
