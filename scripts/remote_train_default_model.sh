@@ -6,7 +6,7 @@
 #   . scripts/device_setup.sh; scripts/remote_train_default_model.sh SECONDS OUT_DIR
 # Env: WORK (default /tmp/w), NUM (clips, 16000), TL (time limit of each training run, s: 1150 by default, so the
 # whole chain fits one 30-minute machine), VAE (default: the VAE in the repo; VAE= trains it first), FROM and
-# EVAL_N, DIT_ARGS, FINE_ARGS, FINE_RECIPE, DATA_ARGS, FIT_STEPS (see train_default_model.sh: FROM=plugins/shapes_model/weights continues the shipped model).
+# EVAL_N, DIT_ARGS, FINE_ARGS, FINE_RECIPE, DATA_ARGS, FIT_STEPS, GROW (see train_default_model.sh: FROM=plugins/shapes_model/weights continues the shipped model).
 # OUT_DIR gets: w.log, {vae,dit}_metrics.jsonl, dit_loss.png, scores.json, and once each vae_final.tar (the VAE,
 # without the untrained DiT) and ship.tar.a? (the bf16 weights for plugins/shapes_model/weights, <= 15 MB parts).
 set -u
@@ -16,7 +16,7 @@ mkdir -p "$work" "$out"
 running() { pgrep -f "[t]rain_default_model.sh $work" >/dev/null; }  # [t]: never matches this script's own line
 if ! running && [ ! -f "$work/done" ]; then
   VGEN_TRAIN_TIME_LIMIT_S=${TL:-1150} SHIP=1 SHIP_TO="$work/ship" VAE=${VAE-$here/../plugins/shapes_model/weights/vae} \
-    FROM=${FROM:-} FINE_RECIPE=${FINE_RECIPE:-} DATA_ARGS=${DATA_ARGS:-} EVAL_N=${EVAL_N:-200} DIT_ARGS=${DIT_ARGS:-} FINE_ARGS=${FINE_ARGS:-} DATA_SEED=${DATA_SEED:-0} FIT_STEPS=${FIT_STEPS:-} \
+    FROM=${FROM:-} FINE_RECIPE=${FINE_RECIPE:-} DATA_ARGS=${DATA_ARGS:-} EVAL_N=${EVAL_N:-200} DIT_ARGS=${DIT_ARGS:-} FINE_ARGS=${FINE_ARGS:-} DATA_SEED=${DATA_SEED:-0} FIT_STEPS=${FIT_STEPS:-} GROW=${GROW:-} \
     setsid nohup bash -c "'$here/train_default_model.sh' '$work' ${NUM:-16000} && touch '$work/done'" \
     >> "$work.log" 2>&1 < /dev/null &
   sleep 2

@@ -13,6 +13,7 @@
 #        FINE_RECIPE=shapes-default-more runs step 4 (FROM=plugins/shapes_model/weights: the shipped patch-1 model
 #        on more new clips, at batch 512) in place of step 3; FINE_RECIPE=shapes-default-long with step 4's model,
 #        DATA_SEED=2, DATA_ARGS="--two-object-fraction 0.6" and NUM_CLIPS=32000 runs step 5
+#        GROW=D,S adds D dual- and S single-stream DiT blocks (identity at start) to the fine step's starting model;
 #        FIT_STEPS=1 (with VGEN_TRAIN_TIME_LIMIT_S) measures clips/s first and sets the fine step's steps to what the
 #        limit allows, so that its learning rate anneals (FINE_RECIPE=shapes-default-anneal, step 6);
 #        EVAL_N=0 skips the scoring at the end (EVAL_N=200 by default: scripts/eval_default_model.sh)
@@ -50,7 +51,9 @@ if [ ! -d "$fine/start" ]; then
   python3 -c "
 import sys
 from vgen_plugins.shapes_model.pipeline import ShapesPipeline
-print(ShapesPipeline.load(sys.argv[1]).repatched(1).save(sys.argv[2]))" "${FROM:-$work/dit/final-ema}" "$fine/start"
+dual, single = (int(n) for n in (sys.argv[3] or '0,0').split(','))
+pipe = ShapesPipeline.load(sys.argv[1]).repatched(1)
+print((pipe.grown(dual, single) if dual + single else pipe).save(sys.argv[2]))" "${FROM:-$work/dit/final-ema}" "$fine/start" "${GROW:-}"
 fi
 [ -d "$fine/cache" ] || { stamp "fine cache"; vgen -q train cache --recipe "${FINE_RECIPE:-shapes-default-fine}" --weights "$fine/start" --data "$fine/data" --out "$fine/cache"; }
 fit=()  # the measured steps (FIT_STEPS), as one argument: JSON has glob characters

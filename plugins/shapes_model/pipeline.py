@@ -265,6 +265,14 @@ class ShapesPipeline(CausalVAELatents):
         self.transformer.dit = repatch(self.transformer.dit, patch_size)
         return self
 
+    def grown(self, dual: int = 0, single: int = 0) -> ShapesPipeline:
+        """The same model with ``dual`` / ``single`` more DiT blocks that start as the identity
+        (hunyuan_video/grow.py): a deeper model that begins where the trained one is."""
+        from vgen_plugins.hunyuan_video.grow import grow
+
+        self.transformer.dit = grow(self.transformer.dit, dual, single)
+        return self
+
     @classmethod
     def with_vae(cls, vae_folder: str | Path, seed: int = 0, config: str | dict = "default") -> ShapesPipeline:
         """Step 2's starting point: random DiT and text encoder (as step 1 starts them) with a trained VAE folder

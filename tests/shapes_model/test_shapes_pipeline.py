@@ -127,3 +127,21 @@ def test_the_shipped_vae_starts_step_two_with_its_fitted_scale(tmp_path):
     with torch.no_grad():
         std = float(pipe.encode_video(x).std())
     assert 0.8 < std < 1.2, std  # 0.33 with HunyuanVideo's factor
+
+
+def test_grown_model_saves_loads_and_denoises_as_before(tmp_path):
+    """`grown` (train_default_model.sh GROW=D,S): a deeper DiT whose new blocks start as the identity, saved and
+    loaded like any shapes model, denoises exactly as the model it grew from."""
+    from vgen_plugins.shapes_model.pipeline import ShapesPipeline
+
+    pipe = ShapesPipeline.from_config("tiny", seed=0)
+    torch.nn.init.normal_(pipe.transformer.dit.proj_out.weight)  # trained, not the zero init
+    torch.manual_seed(0)
+    latents, t = torch.randn(2, 4, 5, 8, 8), torch.tensor([700.0, 50.0])
+    text = pipe.encode_prompt(["a red circle moving right", "a small blue square bouncing"])
+    with torch.no_grad():
+        before = pipe.denoise(latents, t, text)
+        ShapesPipeline.load(pipe.save(tmp_path / "base"))  # the plain model round-trips too
+        grown = ShapesPipeline.load(pipe.grown(dual=1, single=2).save(tmp_path / "grown"))
+        assert (grown.transformer.dit.config.num_layers, grown.transformer.dit.config.num_single_layers) == (2, 3)
+        torch.testing.assert_close(grown.denoise(latents, t, text), before, rtol=0, atol=0)
