@@ -3,6 +3,7 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -145,3 +146,31 @@ def test_grown_model_saves_loads_and_denoises_as_before(tmp_path):
         grown = ShapesPipeline.load(pipe.grown(dual=1, single=2).save(tmp_path / "grown"))
         assert (grown.transformer.dit.config.num_layers, grown.transformer.dit.config.num_single_layers) == (2, 3)
         torch.testing.assert_close(grown.denoise(latents, t, text), before, rtol=0, atol=0)
+
+
+def test_heldout_loss_script_scores_caches_the_same_way_each_time(tmp_path):
+    """scripts/heldout_loss.py: the same timesteps and noise for every cache, so a cache scores the same twice and a
+    model that predicts better scores lower."""
+    from vgen_plugins.shapes_model.pipeline import ShapesPipeline
+
+    assert main(["-q", "datasets", "shapes", "--num", "4", "--out", str(tmp_path / "data"), "--workers", "1"]) == 0
+    pipe = ShapesPipeline.from_config("tiny", seed=0)
+    torch.nn.init.normal_(pipe.transformer.dit.proj_out.weight, std=0.5)  # predicts noise, badly
+    weights = pipe.save(tmp_path / "m")
+    assert main(["-q", "train", "cache", "--recipe", "shapes-default-anneal", "--weights", str(weights), "--data",
+                 str(tmp_path / "data"), "--out", str(tmp_path / "cache"), "--set", "data_workers=1"]) == 0
+    torch.nn.init.zeros_(pipe.transformer.dit.proj_out.weight)  # predicts 0: closer to the velocity's mean
+    torch.nn.init.zeros_(pipe.transformer.dit.proj_out.bias)
+    zero = pipe.save(tmp_path / "zero")
+
+    def loss(folder):
+        script = Path(__file__).parents[2] / "scripts" / "heldout_loss.py"
+        out = subprocess.run([sys.executable, str(script), str(folder), str(tmp_path / "cache"),
+                              str(tmp_path / "cache"), "--batch", "3"], capture_output=True, text=True, check=True)
+        rows = [line.split("|") for line in out.stdout.splitlines() if str(tmp_path / "cache") in line]
+        assert len(rows) == 2 and rows[0][2].strip() == "4"
+        return [float(r[3]) for r in rows]
+
+    bad = loss(weights)
+    assert bad[0] == bad[1] > 0
+    assert loss(zero)[0] < bad[0]
