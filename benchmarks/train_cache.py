@@ -31,14 +31,14 @@ def main() -> None:
     ap.add_argument("--recipe", default="shapes-default-anneal")
     args = ap.parse_args()
 
-    from vgen.cli.train import _settings
+    from vgen.settings import load_section
     from vgen.train.data import assign_bucket, decode_clips, read_clips, write_cache
     from vgen.train.trainer import build_pipeline
 
     tmp = Path(tempfile.mkdtemp(prefix="vgen-cache-bench-"))
     subprocess.run([sys.executable, "-m", "vgen", "-q", "datasets", "shapes", "--num", str(args.clips), "--out",
                     str(tmp / "data"), "--seed", "0", "--caption-form", "mixed"], check=True, stdout=subprocess.DEVNULL)
-    s = _settings(args.recipe, None, data=tmp / "data")
+    s = load_section("train", args.recipe, {"data": tmp / "data"})
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
     pipe = build_pipeline(s, device, dtype)

@@ -69,8 +69,7 @@ from pathlib import Path
 run, limit = Path(sys.argv[1]), float(sys.argv[2])
 last = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines() if line][-1]
 stages = json.loads((run / "recipe.json").read_text())["stages"]
-batch = stages[-1]["max_batch"]
-stages[-1]["steps"] = last["step"] + int((limit - 90) * 0.95 * last["samples_per_s"] / batch)
+stages[-1]["steps"] = last["step"] + int((limit - 90) * 0.95 * last["samples_per_s"] / last["samples"])
 print(f"{last['samples_per_s']:.0f} clips/s measured: {stages[-1]['steps']} steps", file=sys.stderr)
 print(json.dumps(stages, separators=(",", ":")))
 PY

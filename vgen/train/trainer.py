@@ -258,13 +258,8 @@ class Trainer:
 
     def _load_or_replace(self, clip_id: int, group: list[int], bucket):
         """A sample, or (when its clip is unreadable) the next readable clip of the same bucket."""
-        if clip_id not in self.bad.ids:  # the usual case: no scan of the group for where to go on from
-            try:
-                return clip_id, self._load(clip_id, bucket)
-            except UserError as exc:
-                self.bad.add(clip_id, str(exc))
         start = group.index(clip_id)
-        for k in range(1, len(group)):
+        for k in range(len(group)):
             cid = group[(start + k) % len(group)]
             if cid in self.bad.ids:
                 continue
