@@ -78,6 +78,20 @@ def test_corrupt_and_missing_clips_are_skipped_and_counted(tiny_registry, tmp_pa
     assert "missing.mp4" in err and "corrupt.mp4" in err and "2 unreadable clip(s) skipped" in err
 
 
+class _Unsearchable(list):
+    def index(self, *args):
+        raise AssertionError("the group was searched for a readable clip")
+
+
+def test_a_readable_clip_is_served_without_searching_its_group():
+    """A batch of 1024 from a group of 32k clips spent 340 ms in group.index when every sample searched its group
+    (on the prefetch thread, under the GIL the training loop needs): only an unreadable clip searches."""
+    from vgen.train.trainer import _after
+
+    assert next(_after(7, _Unsearchable([3, 7, 9]))) == 7
+    assert list(_after(7, [3, 7, 9, 5])) == [7, 9, 5, 3]  # then the clips after it, wrapping round
+
+
 def test_out_of_memory_names_the_bucket(tiny_registry, dataset, tmp_path, monkeypatch):
     import train_tiny_pipeline
 
