@@ -701,8 +701,8 @@ def run(s: TrainSettings, resume: str | None = None, recipe: dict | None = None,
 def _after(clip_id: int, group: list[int]):
     """``clip_id``, then the clips that follow it in its bucket's group, wrapping round. Lazy: the group is searched
     only when ``clip_id`` itself is unreadable. Searching it for every sample cost 340 ms a batch of 1024 in a
-    group of 32k clips, on the prefetch thread that shares the GIL with the training loop: steps of 1024 clips on
-    an H200 went from 115 ms to ~290 ms (10,100 to ~3,500 clips/s)."""
+    group of 32k clips (2-core CPU), on the prefetch thread that shares the GIL with the training loop; H200 steps
+    of 1024 clips were ~290 ms with that search, 115 ms before it (the fixed speed is not yet measured)."""
     yield clip_id
     start = group.index(clip_id)
     for k in range(1, len(group)):
