@@ -72,3 +72,37 @@ def test_fit_scaling_factor_gives_the_dit_unit_variance_latents(dataset, tmp_pat
     with pytest.raises(UserError, match="holdout > 0"):
         trainer.Trainer(hv_settings(target="vae", data=dataset, out=tmp_path / "x", stages=[stage],
                                     fit_scaling_factor=True))
+
+
+def test_decoder_only_training_keeps_the_latents(dataset, tmp_path):
+    stage = {"steps": 3, "buckets": [[5, 32, 32]], "tokens_per_batch": 256, "max_batch": 2}
+    s = hv_settings(target="vae", data=dataset, out=tmp_path / "dec", stages=[stage], lr=2e-3, warmup_steps=0,
+                    vae_trainable="decoder", decode_from="mean", mse_weight=1.0)
+    result = trainer.run(s)
+    from vgen_plugins.hunyuan_video.pipeline import build
+
+    trained = build(weights=result["final"]).vae.state_dict()
+    initial = trainer.build_pipeline(s, "cpu").vae.state_dict()
+    frozen = [k for k in initial if k.startswith(("encoder.", "quant_conv."))]
+    assert frozen and all(torch.equal(trained[k], initial[k]) for k in frozen)
+    assert any(not torch.equal(trained[k], initial[k]) for k in initial if k.startswith("decoder."))
+
+
+@pytest.mark.parametrize("bad", [{"target": "dit"}, {"target": "vae", "fit_scaling_factor": True}])
+def test_decoder_only_training_rejects_what_would_change_the_latents(bad):
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="vae_trainable"):
+        hv_settings(vae_trainable="decoder", **bad)
+
+
+def test_encode_decode_from_the_mean_draws_no_noise():
+    from vgen_plugins.hunyuan_video.pipeline import build
+
+    vae = build(config="tiny").vae
+    x = torch.rand(2, 3, 5, 32, 32) * 2 - 1
+    gens = [torch.Generator().manual_seed(i) for i in range(2)]
+    mean, logvar, z, recon = objectives.encode_decode(vae, x, gens, sample=False)
+    assert torch.equal(z, mean) and torch.allclose(recon, vae.decode(mean), atol=1e-6)
+    _, _, z_sampled, _ = objectives.encode_decode(vae, x, gens)
+    assert not torch.equal(z_sampled, mean)

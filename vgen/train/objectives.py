@@ -30,8 +30,9 @@ def per_sample_mse(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 # ------------------------------------------------------------------------------------------------------- VAE
 
 
-def encode_decode(vae: torch.nn.Module, x: torch.Tensor, gens: list[torch.Generator]):
-    """Run a VAE as an autoencoder: posterior (mean, logvar), a sample z, and the reconstruction in [-1, 1].
+def encode_decode(vae: torch.nn.Module, x: torch.Tensor, gens: list[torch.Generator], sample: bool = True):
+    """Run a VAE as an autoencoder: posterior (mean, logvar), a sample z (the mean if not ``sample``), and the
+    reconstruction in [-1, 1].
 
     Works with the diffusers convention (``encode(x).latent_dist`` with ``mean``/``logvar``, ``decode(z).sample``)
     and with plain ones (``encode`` returning (mean, logvar) or 2C moment channels, ``decode`` a tensor).
@@ -45,8 +46,10 @@ def encode_decode(vae: torch.nn.Module, x: torch.Tensor, gens: list[torch.Genera
     else:
         mean, logvar = post.mean, post.logvar
     logvar = logvar.clamp(-30.0, 20.0)
-    eps = torch.stack([torch.randn(mean.shape[1:], generator=g) for g in gens]).to(mean.device, mean.dtype)
-    z = mean + torch.exp(0.5 * logvar) * eps
+    z = mean
+    if sample:
+        eps = torch.stack([torch.randn(mean.shape[1:], generator=g) for g in gens]).to(mean.device, mean.dtype)
+        z = mean + torch.exp(0.5 * logvar) * eps
     dec = vae.decode(z)
     recon = getattr(dec, "sample", dec)
     if isinstance(recon, (tuple, list)):

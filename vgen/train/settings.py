@@ -24,7 +24,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from vgen.settings import section
@@ -122,6 +122,12 @@ class TrainSettings(BaseSettings):
     # the background (seen on the shapes world: 21 dB flat vs 25-31 dB with mse_weight 10 after 300 steps)
     mse_weight: float = Field(0.0, ge=0)
     fit_scaling_factor: bool = False  # VAE: end by setting scaling_factor = 1 / std of the latents (held-out clips)
+    # "decoder": train the decoder only (the encoder and its quant conv frozen), so the latents a DiT was trained
+    # on keep their meaning and a sharper decoder drops in beside that DiT
+    vae_trainable: Literal["all", "decoder"] = "all"
+    # what the decoder reconstructs from: a posterior sample (VAE training), or the posterior mean, which is what
+    # `encode_video` hands a DiT and so what the DiT learns to generate (a decoder fitted to noisy samples blurs)
+    decode_from: Literal["sample", "mean"] = "sample"
     outlier_weight: float = Field(0.0, ge=0)  # MovieGen outlier penalty (1e5 in the paper); 0 disables
     outlier_r: float = Field(3.0, gt=0)  # latents beyond r std of the sample's spatial statistics are penalised
     adv_weight: float = Field(0.0, ge=0)  # adversarial loss weight (0.05 in HunyuanVideo); 0 disables
@@ -143,6 +149,14 @@ class TrainSettings(BaseSettings):
         if not stages:
             raise ValueError("at least one stage is needed")
         return stages
+
+    @model_validator(mode="after")
+    def _decoder_only(self):
+        if self.vae_trainable == "decoder" and self.target != "vae":
+            raise ValueError('vae_trainable = "decoder" trains a VAE: it needs target = "vae"')
+        if self.vae_trainable == "decoder" and self.fit_scaling_factor:
+            raise ValueError('vae_trainable = "decoder" keeps the latents as they are: it cannot fit_scaling_factor')
+        return self
 
     @property
     def total_steps(self) -> int:

@@ -53,12 +53,12 @@ class Denoiser(torch.nn.Module):
 class Autoencoder(torch.nn.Module):
     """The trainable VAE as one module: encode, sample, decode."""
 
-    def __init__(self, vae):
+    def __init__(self, vae, sample: bool = True):
         super().__init__()
-        self.vae = vae
+        self.vae, self.sample = vae, sample
 
     def forward(self, x, gens):
-        return objectives.encode_decode(self.vae, x, gens)
+        return objectives.encode_decode(self.vae, x, gens, self.sample)
 
 
 def build_pipeline(s: TrainSettings, device, dtype=torch.float32):
@@ -161,7 +161,11 @@ class Trainer:
             inner = pipe.transformer
         else:
             pipe.vae.requires_grad_(True)
-            self.net = Autoencoder(pipe.vae)
+            if s.vae_trainable == "decoder":
+                for name in ("encoder", "quant_conv"):  # what makes the latents
+                    if isinstance(getattr(pipe.vae, name, None), torch.nn.Module):
+                        getattr(pipe.vae, name).requires_grad_(False)
+            self.net = Autoencoder(pipe.vae, sample=s.decode_from == "sample")
             inner = pipe.vae
             if s.adv_weight > 0:
                 self.disc = objectives.PatchDiscriminator3D().to(self.device)
