@@ -1,0 +1,47 @@
+"""The ceiling a VAE sets on the shapes scores: encode and decode generator clips (the posterior mean, as a DiT's
+latents are), write them with their captions as prompt sidecars, and score them like generated videos.
+
+    vgen datasets shapes --num 300 --out SRC --seed 991 --two-object-fraction 0.5
+    python scripts/vae_roundtrip.py WEIGHTS SRC OUT
+    vgen eval shapes OUT            # the same clips unchanged score ~100% (`vgen eval shapes SRC`)
+
+WEIGHTS: a shapes pipeline folder (plugins/shapes_model/weights). Runs in fp32 on the CPU (300 clips in ~1 min on
+2 idle cores; bf16 convolutions there are ~40x slower) or on a GPU with --device cuda.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+from vgen_plugins.shapes_model.pipeline import ShapesPipeline
+
+from vgen.io.video import read_video, write_video
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("weights")
+    ap.add_argument("src", type=Path, help="a folder `vgen datasets shapes` wrote")
+    ap.add_argument("out", type=Path)
+    ap.add_argument("--device", default="cpu")
+    args = ap.parse_args()
+    pipe = ShapesPipeline.load(args.weights, device=args.device, dtype=torch.float32)
+    args.out.mkdir(parents=True, exist_ok=True)
+    records = [json.loads(line) for line in (args.src / "manifest.jsonl").read_text().splitlines() if line]
+    with torch.no_grad():
+        for rec in records:
+            video = read_video(args.src / rec["path"], audio=False)
+            x = torch.from_numpy(np.stack(video.frames)).to(args.device).float().div(127.5).sub(1)
+            frames = pipe.decode(pipe.encode_video(x.permute(3, 0, 1, 2)[None]))[0]  # (3, T, H, W) in [0, 1]
+            name = Path(rec["path"]).stem
+            write_video(args.out / f"{name}.mp4", frames.permute(1, 2, 3, 0).clamp(0, 1).cpu().numpy(), fps=video.fps)
+            (args.out / f"{name}.json").write_text(json.dumps({"prompt": rec["caption"], "video": f"{name}.mp4"}))
+    print(f"{len(records)} clips through the VAE: {args.out}")
+
+
+if __name__ == "__main__":
+    main()
