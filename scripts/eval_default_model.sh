@@ -1,13 +1,19 @@
 #!/usr/bin/env bash
 # Score a shapes model on prompts drawn from the grammar (seeds unlike any used in training):
 #   scripts/eval_default_model.sh WEIGHTS OUT [NUM_PROMPTS] [extra `vgen sample` flags, e.g. --guidance 5]
-# PROMPT_SEED=N draws another prompt set (the default, 20261125, is the reported test set: tune on another one)
+# PROMPT_SEED=N draws another prompt set (the default, 20261125, is the reported test set: tune on another one).
+# Every prompt starts from the same noise (seed 777), so the 200 results share one draw; NOISE=each gives prompt i
+# its own (seed 777 + i), which measures the model over noise draws too.
 set -euo pipefail
 weights=${1:?weights}; out=${2:?out}; num=${3:-200}; shift 3 || true
 command -v vgen >/dev/null || vgen() { python3 -m vgen "$@"; }
 mkdir -p "$out"
 python3 -c "
 from vgen_plugins.shapes.prompts import random_prompts
-print('\n'.join(random_prompts($num, seed=${PROMPT_SEED:-20261125}, omit_size=0.3, omit_background=0.3)))" > "$out/prompts.txt"
-vgen -q sample --prompts "$out/prompts.txt" --weights "$weights" --seed 777 --out "$out/videos" "$@" > /dev/null
+import json
+prompts = random_prompts($num, seed=${PROMPT_SEED:-20261125}, omit_size=0.3, omit_background=0.3)
+each = '${NOISE:-same}' == 'each'
+print('\n'.join(json.dumps({'prompt': p, 'seed': 777 + i if each else 777}) for i, p in enumerate(prompts)))" \
+  > "$out/prompts.jsonl"
+vgen -q sample --prompts "$out/prompts.jsonl" --weights "$weights" --out "$out/videos" "$@" > /dev/null
 vgen eval shapes "$out/videos" --json "$out/scores.json"
