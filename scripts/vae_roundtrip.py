@@ -15,10 +15,10 @@ import argparse
 import json
 from pathlib import Path
 
-import numpy as np
 import torch
 from vgen_plugins.shapes_model.pipeline import ShapesPipeline
 
+from vgen.io.manifest import read_manifest
 from vgen.io.video import read_video, write_video
 
 
@@ -31,15 +31,15 @@ def main() -> None:
     args = ap.parse_args()
     pipe = ShapesPipeline.load(args.weights, device=args.device, dtype=torch.float32)
     args.out.mkdir(parents=True, exist_ok=True)
-    records = [json.loads(line) for line in (args.src / "manifest.jsonl").read_text().splitlines() if line]
+    manifest = args.src / "manifest.jsonl"
+    records = read_manifest(manifest)
     with torch.no_grad():
         for rec in records:
-            video = read_video(args.src / rec["path"], audio=False)
-            x = torch.from_numpy(np.stack(video.frames)).to(args.device).float().div(127.5).sub(1)
+            path = rec.resolve(manifest)
+            x = torch.from_numpy(read_video(path, audio=False).frames).to(args.device).float().div(127.5).sub(1)
             frames = pipe.decode(pipe.encode_video(x.permute(3, 0, 1, 2)[None]))[0]  # (3, T, H, W) in [0, 1]
-            name = Path(rec["path"]).stem
-            write_video(args.out / f"{name}.mp4", frames.permute(1, 2, 3, 0).clamp(0, 1).cpu().numpy(), fps=video.fps)
-            (args.out / f"{name}.json").write_text(json.dumps({"prompt": rec["caption"], "video": f"{name}.mp4"}))
+            write_video(args.out / f"{path.stem}.mp4", frames.permute(1, 2, 3, 0).clamp(0, 1).cpu().numpy(), rec.fps)
+            (args.out / f"{path.stem}.json").write_text(json.dumps({"prompt": rec.caption, "video": f"{path.stem}.mp4"}))
     print(f"{len(records)} clips through the VAE: {args.out}")
 
 

@@ -152,9 +152,11 @@ class TrainSettings(BaseSettings):
 
     @model_validator(mode="after")
     def _decoder_only(self):
-        if self.vae_trainable == "decoder" and self.target != "vae":
+        if self.vae_trainable != "decoder":
+            return self
+        if self.target != "vae":
             raise ValueError('vae_trainable = "decoder" trains a VAE: it needs target = "vae"')
-        if self.vae_trainable == "decoder" and self.fit_scaling_factor:
+        if self.fit_scaling_factor:
             raise ValueError('vae_trainable = "decoder" keeps the latents as they are: it cannot fit_scaling_factor')
         return self
 
