@@ -4,6 +4,7 @@
 # PROMPT_SEED=N draws another prompt set (the default, 20261125, is the reported test set: tune on another one).
 # Every prompt starts from the same noise (seed 777), so the 200 results share one draw; NOISE=each gives prompt i
 # its own (seed 777 + i), which measures the model over noise draws too.
+# Two runs of one prompt set (other weights, flags or device): `vgen eval compare OUT1/scores.json OUT2/scores.json`.
 set -euo pipefail
 weights=${1:?weights}; out=${2:?out}; num=${3:-200}; shift 3 || true
 command -v vgen >/dev/null || vgen() { python3 -m vgen "$@"; }

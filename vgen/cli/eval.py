@@ -49,6 +49,42 @@ def shapes(
     console.info(f"scores written to {path}")
 
 
+@eval_app.command("compare")
+def compare(
+    a: Path = typer.Argument(..., help="A report of `vgen eval shapes` (its --json)."),
+    b: Path = typer.Argument(..., help="Another report on the same prompt file (other weights, device or flags)."),
+    json_out: Path = typer.Option(None, "--json", help="Also write the comparison here."),
+):
+    """Compare two reports prompt by prompt: % correct in each, prompts only A / only B gets right, and the
+    two-sided sign-test p-value of that split (a small p: more than the luck of a few prompts)."""
+    from rich import box
+    from rich.table import Table
+    from vgen_plugins.shapes.compare import compare as compare_reports
+    from vgen_plugins.shapes.evaluate import ATTRIBUTES
+
+    from vgen import console
+    from vgen.io.atomic import write_text
+
+    result = compare_reports(a, b)
+    table = Table(title=f"A: {a}\nB: {b}", box=box.SIMPLE_HEAD)
+    for col in ("prompts", "n", "", "A %", "B %", "only A", "only B", "p"):
+        table.add_column(col, justify="left" if col in ("prompts", "") else "right", no_wrap=True)
+    for group, entry in result["groups"].items():
+        if entry["n"]:
+            for key in ATTRIBUTES:
+                c = entry[key]
+                table.add_row(group if key == ATTRIBUTES[0] else "", str(entry["n"]) if key == ATTRIBUTES[0] else "",
+                              key.replace("_", "-"), _pct(c["a"]), _pct(c["b"]), str(c["only_a"]), str(c["only_b"]),
+                              f"{c['p']:.3f}", end_section=key == ATTRIBUTES[-1])
+    console.out.print(table)
+    if result["only_in_a"] or result["only_in_b"]:
+        console.warn(f"compared the {result['paired']} videos both hold; {result['only_in_a']} only in A, "
+                     f"{result['only_in_b']} only in B")
+    if json_out:
+        write_text(json_out, json.dumps(result, indent=2) + "\n")
+        console.info(f"comparison written to {json_out}")
+
+
 @hookimpl
 def register_commands(app):
     app.add_typer(eval_app, name="eval")
