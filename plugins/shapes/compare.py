@@ -15,9 +15,7 @@ from pathlib import Path
 
 from vgen.errors import UserError
 
-from .evaluate import ATTRIBUTES
-
-GROUPS = ("1 object", "2 objects", "all")
+from .evaluate import ATTRIBUTES, by_group
 
 
 def sign_test_p(only_a: int, only_b: int) -> float:
@@ -51,8 +49,7 @@ def compare(a_path: str | Path, b_path: str | Path) -> dict:
     if not names:
         raise UserError(f"{a_path} and {b_path} share no video (same file name and prompt): score the same "
                         "prompt file with both models")
-    groups = {"1 object": [n for n in names if a[n]["n_objects"] == 1],
-              "2 objects": [n for n in names if a[n]["n_objects"] == 2], "all": names}
+    groups = by_group(names, n_objects=lambda n: a[n]["n_objects"])
     out: dict = {"a": str(a_path), "b": str(b_path), "paired": len(names),
                  "only_in_a": len(a.keys() - set(names)), "only_in_b": len(b.keys() - set(names)), "groups": {}}
     for group, rows in groups.items():

@@ -61,12 +61,16 @@ def score_file(video: Path, prompt: str) -> dict:
     return result
 
 
+def by_group(items: list, n_objects=lambda r: r["n_objects"]) -> dict[str, list]:
+    """The reported groups: one-object prompts, two-object prompts, all (``n_objects`` reads an item's count)."""
+    return {"1 object": [r for r in items if n_objects(r) == 1],
+            "2 objects": [r for r in items if n_objects(r) == 2], "all": list(items)}
+
+
 def summarise(results: list[dict]) -> dict:
     """Accuracy (fraction) of each attribute for one-object, two-object and all prompts."""
-    groups = {"1 object": [r for r in results if r["n_objects"] == 1],
-              "2 objects": [r for r in results if r["n_objects"] == 2], "all": results}
     out = {}
-    for name, rows in groups.items():
+    for name, rows in by_group(results).items():
         entry: dict = {"n": len(rows)}
         for key in ATTRIBUTES:
             entry[key] = sum(bool(r[key]) for r in rows) / len(rows) if rows else None
