@@ -32,6 +32,15 @@ def test_vae_training_improves_heldout_psnr(dataset, tmp_path):
     assert any(not torch.equal(t, initial[k]) for k, t in trained.vae.state_dict().items())
 
 
+def test_gradient_l1_sees_edges_and_not_flat_offsets():
+    x = torch.zeros(1, 3, 2, 8, 8)
+    x[..., 2:5, 2:5] = 1.0  # a square
+    assert objectives.gradient_l1(x + 0.3, x).item() == pytest.approx(0.0, abs=1e-6)  # a flat shift: no edge moved
+    blurred = torch.nn.functional.avg_pool3d(x, (1, 3, 3), stride=1, padding=(0, 1, 1), count_include_pad=False)
+    assert objectives.gradient_l1(blurred, x).item() > 0.05  # softened edges cost
+    assert objectives.gradient_l1(x, x).item() == 0.0
+
+
 def test_outlier_penalty_counts_only_values_beyond_r_std():
     z = torch.zeros(1, 1, 1, 4, 4)
     assert objectives.outlier_penalty(z, 3.0).item() == 0.0
@@ -77,8 +86,10 @@ def test_fit_scaling_factor_gives_the_dit_unit_variance_latents(dataset, tmp_pat
 def test_decoder_only_training_keeps_the_latents(dataset, tmp_path):
     stage = {"steps": 3, "buckets": [[5, 32, 32]], "tokens_per_batch": 256, "max_batch": 2}
     s = hv_settings(target="vae", data=dataset, out=tmp_path / "dec", stages=[stage], lr=2e-3, warmup_steps=0,
-                    vae_trainable="decoder", decode_from="mean", mse_weight=1.0)
+                    vae_trainable="decoder", decode_from="mean", mse_weight=1.0, gradient_weight=1.0)
     result = trainer.run(s)
+    records = [json.loads(line) for line in (tmp_path / "dec" / "metrics.jsonl").read_text().splitlines()]
+    assert all(r["grad"] > 0 for r in records if "loss" in r)  # the edge term is in the loss
     from vgen_plugins.hunyuan_video.pipeline import build
 
     trained = build(weights=result["final"]).vae.state_dict()

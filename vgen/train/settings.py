@@ -121,6 +121,9 @@ class TrainSettings(BaseSettings):
     # an L2 term beside L1: small objects on flat backgrounds are a few % of the pixels, and L1 alone settles on
     # the background (seen on the shapes world: 21 dB flat vs 25-31 dB with mse_weight 10 after 300 steps)
     mse_weight: float = Field(0.0, ge=0)
+    # an edge term: L1 between the spatial gradients of the reconstruction and the clip (objectives.gradient_l1); the
+    # shapes world's small triangles lose their corners to a decoder trained on pixel losses alone
+    gradient_weight: float = Field(0.0, ge=0)
     fit_scaling_factor: bool = False  # VAE: end by setting scaling_factor = 1 / std of the latents (held-out clips)
     # "decoder": train the decoder only (the encoder and its quant conv frozen), so the latents a DiT was trained
     # on keep their meaning and a sharper decoder drops in beside that DiT

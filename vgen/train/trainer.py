@@ -361,6 +361,10 @@ class Trainer:
                 mse = (recon.float() - x.float()).pow(2).flatten(1).mean(1)
                 per = per + s.mse_weight * mse
                 parts["mse"] = mse.mean().item()
+            if s.gradient_weight > 0:
+                grad = objectives.gradient_l1(recon, x)
+                per = per + s.gradient_weight * grad
+                parts["grad"] = grad.mean().item()
             if s.outlier_weight > 0:
                 op = objectives.outlier_penalty(mean, s.outlier_r)
                 per = per + s.outlier_weight * op
