@@ -42,5 +42,7 @@ def register_samplers(register):
              description="flow-matching Euler: x += (sigma_next - sigma) * v; 1 model call per step")
     register("flow-heun", _sampler("FlowHeun"), order=2,
              description="flow-matching Heun (2nd order, trapezoid); 2 model calls per step, Euler on the last")
+    register("flow-euler-stochastic", _sampler("FlowEulerStochastic"), order=1,
+             description="ancestral Euler: x0 = x - sigma*v re-noised to sigma_next with fresh seeded noise; 1 call")
     register("flow-dpmpp-2m", _sampler("FlowDPMpp2M"), order=2,
              description="DPM-Solver++ 2M multistep in flow form (x0 = x - sigma*v); 1 model call per step")

@@ -4,7 +4,9 @@ The state is ``x_sigma = sigma * noise + (1 - sigma) * x0``; the model gives the
 ``dx/dsigma = v`` and the data prediction is ``x0 = x - sigma * v``. ``sigmas`` run from 1 down to a terminal 0.
 
 ``velocity(x, sigma)`` is the (guided) model; ``constrain(x)`` re-imposes known content (image-to-video keeps the
-first latent frame) on every state the model sees and on every result; ``on_step(i, x)`` reports progress.
+first latent frame) on every state the model sees and on every result; ``on_step(i, x)`` reports progress;
+``noise()`` draws fresh noise shaped like the state, for the samplers that are ``stochastic`` (seeded per video by
+the sampling loop, so a video does not depend on what else is in its batch).
 State and arithmetic are float32 whatever the model's dtype.
 """
 
@@ -26,17 +28,21 @@ def _identity(x: torch.Tensor) -> torch.Tensor:
 class FlowSampler(abc.ABC):
     name = ""
     order = 1
+    stochastic = False  # True: ``sample`` needs ``noise``
 
     def model_calls(self, sigmas: torch.Tensor) -> int:
         """How many times ``sample`` calls ``velocity`` for this table."""
         return len(sigmas) - 1
 
     def sample(self, velocity: Velocity, x: torch.Tensor, sigmas: torch.Tensor,
-               constrain: Callable | None = None, on_step: Callable | None = None) -> torch.Tensor:
+               constrain: Callable | None = None, on_step: Callable | None = None,
+               noise: Callable[[], torch.Tensor] | None = None) -> torch.Tensor:
         constrain = constrain or _identity
         x = constrain(x.float())
         sigmas = sigmas.to(torch.float32)
-        state: dict = {}
+        if self.stochastic and noise is None:
+            raise ValueError(f"{self.name} is stochastic: sample() needs noise")
+        state: dict = {"noise": noise}
         for i in range(len(sigmas) - 1):
             x = constrain(self.step(velocity, x, sigmas[i], sigmas[i + 1], state, constrain))
             if on_step is not None:
@@ -55,6 +61,22 @@ class FlowEuler(FlowSampler):
 
     def step(self, velocity, x, sigma, sigma_next, state, constrain):
         return x + (sigma_next - sigma) * velocity(x, sigma)
+
+
+class FlowEulerStochastic(FlowSampler):
+    """Ancestral Euler: predict x0, then re-noise it to the next sigma with fresh noise,
+    x_next = (1 - sigma_next) x0 + sigma_next eps; diffusers' FlowMatchEulerDiscreteScheduler with
+    ``stochastic_sampling=True``. Each step forgets the noise the last one left, so an early wrong turn (a layout the
+    model half-commits to at high noise) can still be undone later; the price is a less exact path for a given noise."""
+
+    name = "flow-euler-stochastic"
+    stochastic = True
+
+    def step(self, velocity, x, sigma, sigma_next, state, constrain):
+        x0 = x - sigma * velocity(x, sigma)
+        if float(sigma_next) == 0.0:
+            return x0
+        return (1.0 - sigma_next) * x0 + sigma_next * state["noise"]().to(x.device, torch.float32)
 
 
 class FlowHeun(FlowSampler):

@@ -48,6 +48,39 @@ def test_euler_equals_diffusers_scheduler_loop(pipe):
     assert torch.allclose(ours, x, atol=1e-6)
 
 
+def test_stochastic_euler_equals_diffusers_stochastic_sampling(pipe):
+    """flow-euler-stochastic is diffusers' FlowMatchEulerDiscreteScheduler(stochastic_sampling=True), drawing its
+    step noise from the video's seeded generator after the initial noise."""
+    import numpy as np
+    from diffusers import FlowMatchEulerDiscreteScheduler
+
+    steps, shift = 6, 3.0
+    ours = generate(pipe, PROMPT, steps=steps, shift=shift, seed=3, sampler="flow-euler-stochastic", progress=False,
+                    decode=False, **SIZE).latents
+    sched = FlowMatchEulerDiscreteScheduler(shift=shift, stochastic_sampling=True)
+    sched.set_timesteps(sigmas=np.linspace(1.0, 0.0, steps + 1)[:-1])
+    text = pipe.encode_prompt(PROMPT)
+    gen = torch.Generator().manual_seed(3)
+    x = torch.randn(ours.shape[1:], generator=gen)[None]
+    with torch.no_grad():
+        for t in sched.timesteps:
+            v = pipe.denoise(x, t.expand(1), text)
+            x = sched.step(v, t, x, generator=gen, return_dict=False)[0]
+    assert torch.allclose(ours, x, atol=1e-5)
+    euler = generate(pipe, PROMPT, steps=steps, shift=shift, seed=3, progress=False, decode=False, **SIZE).latents
+    assert not torch.allclose(ours, euler, atol=1e-3)  # the fresh noise does change the path
+
+
+def test_stochastic_euler_noise_is_per_video(pipe):
+    """A video's result depends on its seed, not on the batch it was drawn in."""
+    alone = generate(pipe, PROMPT, steps=4, seed=5, sampler="flow-euler-stochastic", progress=False, decode=False,
+                     **SIZE).latents
+    pair = generate(pipe, PROMPT * 2, steps=4, seed=[9, 5], sampler="flow-euler-stochastic", progress=False,
+                    decode=False, **SIZE).latents
+    assert torch.allclose(pair[1:], alone, atol=1e-5)
+    assert not torch.allclose(pair[:1], alone, atol=1e-3)
+
+
 def test_model_calls_per_solver(pipe):
     sig = schedules.sigmas("shifted", 10, 3.0)
     calls = {n: registry.get("sampler", n).factory().model_calls(sig) for n in registry.names("sampler")}
@@ -57,14 +90,23 @@ def test_model_calls_per_solver(pipe):
 
 
 def test_solvers_exact_on_straight_paths():
-    """When the velocity is constant (a straight flow, x0 fixed), every solver lands exactly on x0."""
+    """When the model knows x0 (the velocity from any state points straight at it: v = (x - x0) / sigma, which is
+    noise - x0 on the path), every solver lands exactly on x0; the stochastic one too, whatever noise it draws."""
     x0 = torch.randn(2, 3)
     noise = torch.randn(2, 3)
 
     def velocity(x, sigma):
-        return noise - x0
+        return (x - x0) / sigma
 
     sig = schedules.sigmas("shifted", 5, 5.0)
     for name in registry.names("sampler"):
-        out = registry.get("sampler", name).factory().sample(velocity, noise.clone(), sig)
+        gen = torch.Generator().manual_seed(0)
+        out = registry.get("sampler", name).factory().sample(velocity, noise.clone(), sig,
+                                                             noise=lambda g=gen: torch.randn(2, 3, generator=g))
         assert torch.allclose(out, x0, atol=1e-5), name
+
+
+def test_a_stochastic_sampler_without_noise_is_refused():
+    with pytest.raises(ValueError, match="needs noise"):
+        registry.get("sampler", "flow-euler-stochastic").factory().sample(lambda x, s: x, torch.zeros(1),
+                                                                          torch.tensor([1.0, 0.0]))

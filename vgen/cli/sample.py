@@ -28,7 +28,7 @@ def sample_command(
     weights: Path | None = typer.Option(None, help="Weights folder (diffusers layout); unset: random weights."),
     config: str | None = typer.Option(None, help="Preset for random weights, e.g. tiny."),
     steps: int | None = typer.Option(None, help="Denoising steps."),
-    sampler: str | None = typer.Option(None, help="flow-euler | flow-heun | flow-dpmpp-2m."),
+    sampler: str | None = typer.Option(None, help="flow-euler | flow-euler-stochastic | flow-heun | flow-dpmpp-2m (vgen plugins)."),
     schedule: str | None = typer.Option(None, help="shifted | linear-quadratic | linear."),
     shift: float | None = typer.Option(None, help="Shift of the shifted schedule."),
     guidance: float | None = typer.Option(None, help="True classifier-free guidance scale (1 = off)."),

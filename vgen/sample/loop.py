@@ -117,11 +117,14 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def make_noise(shape, seeds: list[int], generator: torch.Generator | None = None) -> torch.Tensor:
+def noise_source(shape, seeds: list[int], generator: torch.Generator | None = None):
+    """``draw()`` -> float32 noise of ``shape`` on the CPU: from ``generator``, else a generator per video seeded with
+    its seed, so each video's noise (the first draw, and what a stochastic sampler draws after it) is the same
+    whatever else shares its batch."""
     if generator is not None:
-        return torch.randn(shape, generator=generator, device=generator.device, dtype=torch.float32).cpu()
-    return torch.stack([torch.randn(shape[1:], generator=torch.Generator().manual_seed(int(s)), dtype=torch.float32)
-                        for s in seeds])
+        return lambda: torch.randn(shape, generator=generator, device=generator.device, dtype=torch.float32).cpu()
+    gens = [torch.Generator().manual_seed(int(s)) for s in seeds]
+    return lambda: torch.stack([torch.randn(shape[1:], generator=g, dtype=torch.float32) for g in gens])
 
 
 @torch.no_grad()
@@ -189,8 +192,9 @@ def generate(pipe, prompts: list[str] | str, *, steps: int | None = None, sample
         if tuple(latents.shape) != shape:
             raise UserError(f"latents must have shape {shape}, got {tuple(latents.shape)}")
         x = latents.to(torch.float32).cpu()
-    else:
-        x = make_noise(shape, seeds, generator)
+    draw = noise_source(shape, seeds, generator)
+    if latents is None:
+        x = draw()
     x = x.to(device)
     constrain = None
     image_note = None
@@ -222,6 +226,9 @@ def generate(pipe, prompts: list[str] | str, *, steps: int | None = None, sample
                 if on_step is not None:
                     on_step(i, z)
 
+            if getattr(solver, "stochastic", False):  # fresh noise each step, from each video's seed
+                return solver.sample(velocity, x, sigmas.to(device), constrain=constrain, on_step=step_done,
+                                     noise=draw)
             return solver.sample(velocity, x, sigmas.to(device), constrain=constrain, on_step=step_done)
 
     x = timed("denoise", denoise)

@@ -22,7 +22,7 @@ class SampleSettings(BaseSettings):
     dtype: str = "auto"  # bf16 | fp16 | fp32 | auto (bf16 on cuda, fp32 on cpu)
     # solver
     steps: int | None = None
-    sampler: str | None = None  # flow-euler | flow-heun | flow-dpmpp-2m | plugin
+    sampler: str | None = None  # flow-euler | flow-euler-stochastic | flow-heun | flow-dpmpp-2m | plugin
     schedule: str | None = None  # shifted | linear-quadratic | linear | plugin
     shift: float | None = None  # for the shifted schedule
     # guidance
