@@ -37,6 +37,7 @@ class ShapesSettings:
     # "full": the training caption names size and background; "mixed": one of the four forms the grammar allows,
     # drawn per clip, so a model trained on it follows prompts that leave size or background out
     caption_form: str = "full"
+    shape_weights: str | None = None  # e.g. "triangle=2": triangles twice as common as each other shape
 
     def validate(self) -> None:
         from vgen.errors import check_frames_4k1
@@ -52,6 +53,12 @@ class ShapesSettings:
             raise UserError(f"--caption-form must be full or mixed, got {self.caption_form!r}")
         if not 0.0 <= self.two_object_fraction <= 1.0:
             raise UserError(f"--two-object-fraction must be in [0, 1], got {self.two_object_fraction}")
+        from vgen_plugins.shapes.world import shape_probabilities
+
+        try:
+            shape_probabilities(self.shape_weights)
+        except ValueError as exc:
+            raise UserError(f"--shape-weights: {exc}") from None
 
 
 def clip_name(index: int) -> str:
@@ -65,7 +72,7 @@ def make_clip(index: int, settings: ShapesSettings, out: str) -> dict:
     from vgen.io.video import write_video
 
     scene = sample_scene((settings.seed, index), canvas=settings.size, frames=settings.frames, fps=settings.fps,
-                         two_object_fraction=settings.two_object_fraction)
+                         two_object_fraction=settings.two_object_fraction, shape_weights=settings.shape_weights)
     frames = render(scene)
     audio = render_audio(scene, seed=index) if settings.audio else None
     rel = clip_name(index)

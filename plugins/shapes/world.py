@@ -141,32 +141,60 @@ def _place(rng: np.random.Generator, colour: str, shape: str, size: str, motion:
     return obj
 
 
-def _random_object(rng: np.random.Generator, frames: int, canvas: int, exclude_colours=()) -> ShapeObject:
+def shape_probabilities(weights: str | dict[str, float] | None) -> list[float] | None:
+    """Chances of each of ``SHAPES`` from relative weights ("triangle=2" or {"triangle": 2}; a shape left out weighs
+    1); None when they are all equal, so the scenes stay those of the uniform draw."""
+    if not weights:
+        return None
+    if isinstance(weights, str):
+        parsed: dict[str, float] = {}
+        for item in weights.split(","):
+            name, sep, value = item.partition("=")
+            try:
+                parsed[name.strip()] = float(value) if sep else float("nan")
+            except ValueError:
+                parsed[name.strip()] = float("nan")
+        weights = parsed
+    unknown = sorted(set(weights) - set(SHAPES))
+    if unknown:
+        raise ValueError(f"unknown shape {unknown[0]!r} in shape weights; known: {', '.join(SHAPES)}")
+    w = [float(weights.get(name, 1.0)) for name in SHAPES]
+    if not all(v >= 0 for v in w) or sum(w) <= 0:  # also catches NaN (a missing or bad number)
+        raise ValueError(f"shape weights must be numbers >= 0, not all 0 (e.g. triangle=2), got {weights}")
+    if len(set(w)) == 1:
+        return None
+    return [v / sum(w) for v in w]
+
+
+def _random_object(rng: np.random.Generator, frames: int, canvas: int, exclude_colours=(),
+                   shape_p: list[float] | None = None) -> ShapeObject:
     colours = [c for c in COLOURS if c not in exclude_colours]
     motions = MOTIONS if frames >= 5 else ("still",)
-    return _place(rng, str(rng.choice(colours)), str(rng.choice(SHAPES)), str(rng.choice(list(SIZES))),
+    shape = rng.choice(SHAPES) if shape_p is None else rng.choice(SHAPES, p=shape_p)
+    return _place(rng, str(rng.choice(colours)), str(shape), str(rng.choice(list(SIZES))),
                   str(rng.choice(motions)), frames, canvas)
 
 
 def sample_scene(rng=None, canvas: int = 64, frames: int = 17, fps: float = 8.0, two_object_fraction: float = 0.5,
-                 backgrounds=tuple(BACKGROUNDS), max_tries: int = 200) -> Scene:
+                 backgrounds=tuple(BACKGROUNDS), max_tries: int = 200, shape_weights=None) -> Scene:
     """A random scene: ``rng`` is a numpy Generator or a seed (int or sequence of ints, e.g. ``(seed, index)``).
 
     Two objects differ in colour and their boxes stay apart in every frame (rejection sampling; an impossible
-    combination of motions is redrawn).
+    combination of motions is redrawn). ``shape_weights`` (see ``shape_probabilities``) makes some shapes commoner.
     """
     rng = _rng(rng)
+    shape_p = shape_probabilities(shape_weights)
     if canvas < 16:
         raise ValueError(f"canvas must be at least 16 px, got {canvas}")
     if frames < 1:
         raise ValueError(f"frames must be at least 1, got {frames}")
     background = str(rng.choice(list(backgrounds)))
-    first = _random_object(rng, frames, canvas)
+    first = _random_object(rng, frames, canvas, shape_p=shape_p)
     objects = [first]
     if rng.random() < two_object_fraction:
         first_boxes = boxes(first, frames, canvas)
         for _ in range(max_tries):
-            other = _random_object(rng, frames, canvas, exclude_colours=(first.colour,))
+            other = _random_object(rng, frames, canvas, exclude_colours=(first.colour,), shape_p=shape_p)
             if boxes_apart(first_boxes, boxes(other, frames, canvas)):
                 objects.append(other)
                 break

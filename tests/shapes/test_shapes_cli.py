@@ -137,3 +137,19 @@ def test_eval_errors_are_one_line(tmp_path, capsys):
     assert main(["eval", "shapes", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert err.count("error:") == 2 and "Traceback" not in err
+
+
+def test_bad_shape_weights_are_one_line(tmp_path, capsys):
+    assert main(["datasets", "shapes", "--num", "2", "--out", str(tmp_path / "d"), "--shape-weights", "hexagon=2"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("error:") == 1 and "hexagon" in err and "Traceback" not in err
+
+
+def test_shape_weights_are_recorded_with_the_data_set(tmp_path):
+    out = tmp_path / "tri"
+    assert main(["datasets", "shapes", "--num", "6", "--out", str(out), "--shape-weights", "triangle=50",
+                 "--workers", "1"]) == 0
+    assert json.loads((out / "shapes.json").read_text())["shape_weights"] == "triangle=50"
+    shapes = [o["shape"] for r in read_manifest(out / "manifest.jsonl") for o in r.labels["objects"]]
+    assert shapes.count("triangle") >= len(shapes) - 1, shapes
+    assert main(["datasets", "shapes", "--num", "6", "--out", str(out)]) == 2  # other weights: refused

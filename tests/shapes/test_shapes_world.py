@@ -224,3 +224,21 @@ def test_mixed_caption_forms_vary_and_parse(tmp_path):
         parse_prompt(r["caption"])
     again = make_clip(5, settings, str(tmp_path / "again"))
     assert again["caption"] == records[5]["caption"]
+
+
+def test_shape_weights_make_a_shape_commoner_and_equal_weights_change_nothing():
+    from collections import Counter
+
+    heavy = [sample_scene((3, i), canvas=N, frames=T, shape_weights="triangle=4") for i in range(300)]
+    count = Counter(o.shape for s in heavy for o in s.objects)
+    assert count["triangle"] > 2 * count["circle"] and count["triangle"] > 2 * count["square"], count
+    for s in heavy:  # the rules still hold
+        assert len({o.colour for o in s.objects}) == len(s.objects)
+    same = [sample_scene((3, i), canvas=N, frames=T, shape_weights="circle=2,square=2,triangle=2") for i in range(50)]
+    assert [s.to_labels() for s in same] == [s.to_labels() for s in SCENES[:50]]
+
+
+@pytest.mark.parametrize("bad", ["hexagon=2", "triangle=-1", "triangle", "triangle=x", "circle=0,square=0,triangle=0"])
+def test_bad_shape_weights_are_refused(bad):
+    with pytest.raises(ValueError, match="shape"):
+        sample_scene((3, 0), shape_weights=bad)

@@ -24,6 +24,8 @@ def shapes(
     caption_form: str = typer.Option("full", "--caption-form",
                                      help="full: captions name size and background; mixed: one of the grammar's "
                                           "four forms per clip (for training)."),
+    shape_weights: str = typer.Option("", "--shape-weights",
+                                      help="Relative shape weights, e.g. triangle=2 (a shape left out weighs 1)."),
     workers: int = typer.Option(0, "--workers", "-w", help="Worker processes (0: one per CPU core)."),
 ):
     """Write NUM shapes-world clips with captions and structured labels (deterministic, resumable)."""
@@ -33,7 +35,8 @@ def shapes(
     from vgen import console
 
     settings = ShapesSettings(size=size, frames=frames, fps=fps, seed=seed, audio=audio,
-                              two_object_fraction=two_object_fraction, caption_form=caption_form)
+                              two_object_fraction=two_object_fraction, caption_form=caption_form,
+                              shape_weights=shape_weights or None)
     with Progress(TextColumn("shapes"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                   console=console.err, disable=console.state.quiet, transient=True) as bar:
         task = bar.add_task("clips", total=None)
