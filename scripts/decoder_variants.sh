@@ -5,12 +5,12 @@
 #   scripts/decoder_variants.sh WORK NAME="--set k=v ..." [NAME="..."]
 # e.g. scripts/decoder_variants.sh /tmp/dec shipped=SHIPPED long="" edge="--set gradient_weight=1"
 # (SHIPPED: the shipped weights as they are, scored the same way for a paired comparison).
-# Each variant trains with recipe ${RECIPE:-shapes-default-decoder2} from plugins/shapes_model/weights and writes
+# Each variant trains with recipe ${RECIPE:-shapes-default-decoder2} from ${FROM:-plugins/shapes_model/weights} and writes
 # WORK/NAME/{metrics.jsonl, ship (the bf16 pipeline folder), roundtrip.json, test.json, val.json}. Steps already
 # done are skipped, so a rerun after an interruption carries on.
 set -euo pipefail
 work=${1:?work dir}; shift
-here=$(cd "$(dirname "$0")" && pwd); weights=$here/../plugins/shapes_model/weights
+here=$(cd "$(dirname "$0")" && pwd); weights=${FROM:-$here/../plugins/shapes_model/weights}
 command -v vgen >/dev/null || vgen() { python3 -m vgen "$@"; }
 stamp() { echo "[$(date +%T)] $*"; }
 mkdir -p "$work"
