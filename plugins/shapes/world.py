@@ -147,23 +147,22 @@ def shape_probabilities(weights: str | dict[str, float] | None) -> list[float] |
     if not weights:
         return None
     if isinstance(weights, str):
-        parsed: dict[str, float] = {}
-        for item in weights.split(","):
-            name, sep, value = item.partition("=")
-            try:
-                parsed[name.strip()] = float(value) if sep else float("nan")
-            except ValueError:
-                parsed[name.strip()] = float("nan")
-        weights = parsed
+        pairs = [item.partition("=") for item in weights.split(",")]
+        if any(not sep for _, sep, _ in pairs):
+            raise ValueError(f"shape weights are name=number pairs (e.g. triangle=2), got {weights!r}")
+        weights = {name.strip(): value for name, _, value in pairs}
     unknown = sorted(set(weights) - set(SHAPES))
     if unknown:
         raise ValueError(f"unknown shape {unknown[0]!r} in shape weights; known: {', '.join(SHAPES)}")
-    w = [float(weights.get(name, 1.0)) for name in SHAPES]
-    if not all(v >= 0 for v in w) or sum(w) <= 0:  # also catches NaN (a missing or bad number)
-        raise ValueError(f"shape weights must be numbers >= 0, not all 0 (e.g. triangle=2), got {weights}")
-    if len(set(w)) == 1:
-        return None
-    return [v / sum(w) for v in w]
+    bad = ValueError(f"shape weights must be numbers >= 0, not all 0 (e.g. triangle=2), got {weights}")
+    try:
+        w = [float(weights.get(name, 1.0)) for name in SHAPES]
+    except ValueError:
+        raise bad from None
+    total = sum(w)
+    if not all(v >= 0 for v in w) or total <= 0:  # NaN fails too
+        raise bad
+    return None if len(set(w)) == 1 else [v / total for v in w]
 
 
 def _random_object(rng: np.random.Generator, frames: int, canvas: int, exclude_colours=(),

@@ -226,10 +226,9 @@ def generate(pipe, prompts: list[str] | str, *, steps: int | None = None, sample
                 if on_step is not None:
                     on_step(i, z)
 
-            if getattr(solver, "stochastic", False):  # fresh noise each step, from each video's seed
-                return solver.sample(velocity, x, sigmas.to(device), constrain=constrain, on_step=step_done,
-                                     noise=draw)
-            return solver.sample(velocity, x, sigmas.to(device), constrain=constrain, on_step=step_done)
+            # fresh noise each step, from each video's seed; only stochastic samplers take it (a plugin's may not)
+            extra = {"noise": draw} if getattr(solver, "stochastic", False) else {}
+            return solver.sample(velocity, x, sigmas.to(device), constrain=constrain, on_step=step_done, **extra)
 
     x = timed("denoise", denoise)
     timings["s_per_step"] = timings["denoise"] / opts["steps"]
