@@ -63,16 +63,7 @@ if [ -n "${FIT_STEPS:-}" ] && [ ! -d "$fine/dit/final-ema" ] && [ ! -f "$fine/st
   # VGEN_TRAIN_TIME_LIMIT_S allows (less 90 s for compiling again, 5% spare), so its cosine schedule ends in time
   stamp "fine dit: 60 steps to measure"
   fine_run --stop-at 60 --set log_every=20 >/dev/null
-  python3 - "$fine/dit" "${VGEN_TRAIN_TIME_LIMIT_S:?FIT_STEPS needs VGEN_TRAIN_TIME_LIMIT_S}" > "$fine/stages.json.tmp" <<'PY'
-import json, sys
-from pathlib import Path
-run, limit = Path(sys.argv[1]), float(sys.argv[2])
-last = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines() if line][-1]
-stages = json.loads((run / "recipe.json").read_text())["stages"]
-stages[-1]["steps"] = last["step"] + int((limit - 90) * 0.95 * last["samples_per_s"] / last["samples"])
-print(f"{last['samples_per_s']:.0f} clips/s measured: {stages[-1]['steps']} steps", file=sys.stderr)
-print(json.dumps(stages, separators=(",", ":")))
-PY
+  python3 "$here/fit_steps.py" "$fine/dit" "${VGEN_TRAIN_TIME_LIMIT_S:?FIT_STEPS needs VGEN_TRAIN_TIME_LIMIT_S}" > "$fine/stages.json.tmp"
   mv "$fine/stages.json.tmp" "$fine/stages.json"
 fi
 [ -f "$fine/stages.json" ] && fit=(--set "stages=$(cat "$fine/stages.json")")

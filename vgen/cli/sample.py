@@ -36,6 +36,7 @@ def sample_command(
     negative: str | None = typer.Option(None, help="Negative prompt (true CFG)."),
     guidance_interval: str | None = typer.Option(None, help="LO,HI: true CFG only while LO <= sigma <= HI."),
     seed: list[int] | None = typer.Option(None, help="Seed; repeat for several videos per prompt."),
+    batch_size: int | None = typer.Option(None, "--batch-size", help="Videos denoised together (GPU throughput)."),
     frames: int | None = typer.Option(None, help="Frame count (4k+1 for 4x temporal compression)."),
     height: int | None = typer.Option(None, help="Height in pixels."),
     width: int | None = typer.Option(None, help="Width in pixels."),
@@ -75,6 +76,7 @@ def sample_command(
     overrides = dict(pipeline=pipeline, weights=weights, config=config, steps=steps, sampler=sampler,
                      schedule=schedule, shift=shift, guidance=guidance, embedded_guidance=embedded_guidance,
                      negative=negative, guidance_interval=_interval(guidance_interval), seed=seed or None,
+                     batch_size=batch_size,
                      frames=frames, height=height, width=width, fps=fps, dtype=dtype, device=device, out=out,
                      image=image, offload=offload, attention=attention, vae_tiling=vae_tiling, cfg_batch=cfg_batch,
                      preview=preview, engine=engine, engine_dir=engine_dir, lora=lora, lora_scale=lora_scale)

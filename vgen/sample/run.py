@@ -195,23 +195,34 @@ def _sample_all(s: SampleSettings, specs: list[PromptSpec], as_json: bool, repla
     fps = float(s.fps or pipe.defaults.get("fps", 24))
     out_dir = Path(s.out)
     results = []
+    # one job per (prompt, seed); consecutive jobs with one negative prompt share a batch of up to batch_size
+    jobs = [(spec, seed, s.negative if spec.negative is None else spec.negative)
+            for spec in specs for seed in spec.seeds or s.seed]
+    batches = []
+    for job in jobs:
+        if batches and len(batches[-1]) < s.batch_size and batches[-1][0][2] == job[2]:
+            batches[-1].append(job)
+        else:
+            batches.append([job])
     try:
-        for spec in specs:
-            negative = s.negative if spec.negative is None else spec.negative
-            for seed in spec.seeds or s.seed:
-                started = time.perf_counter()
-                res = generate(pipe, [spec.prompt], steps=s.steps, sampler=s.sampler, schedule=s.schedule,
-                               shift=s.shift, guidance=s.guidance, embedded_guidance=s.embedded_guidance,
-                               negative=negative, guidance_interval=s.guidance_interval, seed=seed,
-                               frames=s.frames, height=s.height, width=s.width, image=s.image,
-                               progress=not as_json, placement=placement, device=device, dtype=dtype,
-                               cfg_batch=s.cfg_batch, vae_tiling=s.vae_tiling, tile_above=s.tile_above)
-                info = res.info
+        for batch in batches:
+            started = time.perf_counter()
+            negative = batch[0][2]
+            res = generate(pipe, [spec.prompt for spec, _, _ in batch], steps=s.steps, sampler=s.sampler,
+                           schedule=s.schedule, shift=s.shift, guidance=s.guidance,
+                           embedded_guidance=s.embedded_guidance, negative=negative,
+                           guidance_interval=s.guidance_interval, seed=[seed for _, seed, _ in batch],
+                           frames=s.frames, height=s.height, width=s.width, image=s.image,
+                           progress=not as_json, placement=placement, device=device, dtype=dtype,
+                           cfg_batch=s.cfg_batch, vae_tiling=s.vae_tiling, tile_above=s.tile_above)
+            info = res.info
+            for i, (spec, seed, _) in enumerate(batch):
                 stem = f"{spec.index:03d}-{_slug(spec.prompt)}-seed{seed}"
                 video_path = out_dir / f"{stem}.mp4"
                 tw = time.perf_counter()
-                write_video(video_path, res.frames[0], fps, crf=s.crf)
-                preview = write_preview(out_dir / f"{stem}.png", res.frames[0]) if s.preview else None
+                write_video(video_path, res.frames[i], fps, crf=s.crf)
+                preview = write_preview(out_dir / f"{stem}.png", res.frames[i]) if s.preview else None
+                # a batch's timings are the whole batch's: per video they are shared
                 timings = {"load_pipeline": round(load_seconds, 4),
                            **{k: round(v, 4) for k, v in res.timings.items()},
                            "write": round(time.perf_counter() - tw, 4)}
@@ -242,6 +253,7 @@ def _sample_all(s: SampleSettings, specs: list[PromptSpec], as_json: bool, repla
                     "image": str(s.image) if s.image else None, "image_sha256": image_hash,
                     "device": info["device"], "dtype": info["dtype"], "offload": s.offload,
                     "attention": s.attention, "vae_tiling": info["vae_tiling"], "model_calls": info["model_calls"],
+                    "batch": len(batch),
                     "timings": timings,
                     "settings": resolved,
                 }

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from vgen.settings import section
@@ -33,6 +34,7 @@ class SampleSettings(BaseSettings):
     cfg_batch: bool = True  # cond and uncond in one batch (faster) or two passes (less memory)
     # video
     seed: list[int] = [0]  # one video per prompt and seed
+    batch_size: int = Field(1, ge=1)  # videos denoised together (each keeps its own seed's noise): GPU throughput
     frames: int | None = None
     height: int | None = None
     width: int | None = None
