@@ -7,7 +7,7 @@
 # (NOISE=each NOISE_SEED=1777: another independent draw for every prompt).
 # Two runs of one prompt set (other weights, flags or device): `vgen eval compare OUT1/scores.json OUT2/scores.json`.
 set -euo pipefail
-weights=${1:?weights}; out=${2:?out}; num=${3:-200}; shift 3 || true
+weights=${1:?weights}; out=${2:?out}; num=${3:-200}; shift $(($# < 3 ? $# : 3))
 command -v vgen >/dev/null || vgen() { python3 -m vgen "$@"; }
 mkdir -p "$out"
 python3 -c "

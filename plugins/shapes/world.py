@@ -169,9 +169,10 @@ def _random_object(rng: np.random.Generator, frames: int, canvas: int, exclude_c
                    shape_p: list[float] | None = None) -> ShapeObject:
     colours = [c for c in COLOURS if c not in exclude_colours]
     motions = MOTIONS if frames >= 5 else ("still",)
-    shape = rng.choice(SHAPES) if shape_p is None else rng.choice(SHAPES, p=shape_p)
-    return _place(rng, str(rng.choice(colours)), str(shape), str(rng.choice(list(SIZES))),
-                  str(rng.choice(motions)), frames, canvas)
+    # colour, shape, size, motion: the order of the draws is part of what a seed means (data sets, test prompts)
+    colour = str(rng.choice(colours))
+    shape = str(rng.choice(SHAPES) if shape_p is None else rng.choice(SHAPES, p=shape_p))
+    return _place(rng, colour, shape, str(rng.choice(list(SIZES))), str(rng.choice(motions)), frames, canvas)
 
 
 def sample_scene(rng=None, canvas: int = 64, frames: int = 17, fps: float = 8.0, two_object_fraction: float = 0.5,
