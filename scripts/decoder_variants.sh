@@ -23,10 +23,7 @@ for spec in "$@"; do
   if [ "$sets" = SHIPPED ]; then [ -e "$run/ship" ] || ln -s "$(cd "$weights" && pwd)" "$run/ship"; fi
   # shellcheck disable=SC2086  # $sets is a list of flags
   [ -e "$run/ship" ] || [ -d "$run/final" ] || { stamp "train $name $sets"; vgen -q train run --recipe "${RECIPE:-shapes-default-decoder2}" --weights "$weights" --data "$work/data" --out "$run" --resume auto --json $sets > "$run.result.json"; }
-  [ -e "$run/ship" ] || python3 -c "
-import sys, torch
-from vgen_plugins.shapes_model.pipeline import ShapesPipeline
-ShapesPipeline.load(sys.argv[1]).save(sys.argv[2], dtype=torch.bfloat16)" "$run/final" "$run/ship"
+  [ -e "$run/ship" ] || python3 "$here/save_bf16.py" "$run/final" "$run/ship"
   [ -f "$run/roundtrip.json" ] || { stamp "round trip $name"; python3 "$here/vae_roundtrip.py" "$run/ship" "$work/rt_src" "$run/rt" --device "$device" >/dev/null; vgen -q eval shapes "$run/rt" --json "$run/roundtrip.json" >/dev/null; }
   [ -f "$run/test.json" ] || { stamp "test $name"; "$here/eval_default_model.sh" "$run/ship" "$run/test" 200 >/dev/null; cp "$run/test/scores.json" "$run/test.json"; }
   [ -f "$run/val.json" ] || { stamp "val $name"; PROMPT_SEED=4242 "$here/eval_default_model.sh" "$run/ship" "$run/val" 100 >/dev/null; cp "$run/val/scores.json" "$run/val.json"; }

@@ -34,7 +34,7 @@ train() {  # NAME SETS [more flags]: one variant's run, its output in WORK/NAME.
   local fit=(); [ -f "$work/$name/stages.json" ] && fit=(--set "stages=$(cat "$work/$name/stages.json")")
   # shellcheck disable=SC2086  # $sets is a list of flags
   vgen -q train run --recipe "$recipe" --weights "$weights" --cache "$work/cache" --out "$work/$name" --resume auto \
-    --json --set data_workers=$((16 / ${#trained[@]})) $sets "${fit[@]}" "$@" >> "$work/$name.log" 2>&1
+    --json --set data_workers=$(($(nproc) / ${#trained[@]})) $sets "${fit[@]}" "$@" >> "$work/$name.log" 2>&1
 }
 together() {  # run train with the same extra flags for every variant still to train, all at once
   local pids=() spec
@@ -54,17 +54,17 @@ fi
 [ ${#trained[@]} -gt 0 ] && { stamp "train ${trained[*]}"; VGEN_TRAIN_TIME_LIMIT_S=$TL together; }
 # all weights first, then all test scores, then all validation scores: what a short device call brings back first
 for name in "${names[@]}"; do
-  [ -e "$work/$name/ship" ] || python3 -c "
-import sys, torch
-from vgen_plugins.shapes_model.pipeline import ShapesPipeline
-ShapesPipeline.load(sys.argv[1]).save(sys.argv[2], dtype=torch.bfloat16)" "$work/$name/final-ema" "$work/$name/ship"
+  [ -e "$work/$name/ship" ] || python3 "$here/save_bf16.py" "$work/$name/final-ema" "$work/$name/ship"
 done
-for name in "${names[@]}"; do
-  run=$work/$name
-  [ -f "$run/test.json" ] || { stamp "test $name"; "$here/eval_default_model.sh" "$run/ship" "$run/test" "${TEST:-200}" --batch-size "${BATCH:-50}" >/dev/null; cp "$run/test/scores.json" "$run/test.json"; }
-done
-for name in "${names[@]}"; do
-  run=$work/$name
-  [ -f "$run/val.json" ] || { stamp "val $name"; PROMPT_SEED=4242 NOISE=each "$here/eval_default_model.sh" "$run/ship" "$run/val" "${VAL:-600}" --batch-size "${BATCH:-50}" >/dev/null; cp "$run/val/scores.json" "$run/val.json"; }
-done
+score() {  # FILE NUM [env assignments]: every model's scores on one prompt set
+  local file=$1 num=$2 name; shift 2
+  for name in "${names[@]}"; do
+    [ -f "$work/$name/$file.json" ] && continue
+    stamp "$file $name"
+    env "$@" "$here/eval_default_model.sh" "$work/$name/ship" "$work/$name/$file" "$num" --batch-size "${BATCH:-50}" >/dev/null
+    cp "$work/$name/$file/scores.json" "$work/$name/$file.json"
+  done
+}
+score test "${TEST:-200}"
+score val "${VAL:-600}" PROMPT_SEED=4242 NOISE=each
 stamp done

@@ -1,6 +1,6 @@
 """Print a run's stages with the last one's steps set to what a time limit allows, from the clips/s its metrics
 measured (so that its cosine schedule ends in time): used by the FIT_STEPS runs of train_default_model.sh and
-dit_variants.sh. Runs measured at once on one GPU share it in the measure already.
+dit_variants.sh (whose variants measure while all of them run, so each one's share of the GPU is in its number).
     python3 scripts/fit_steps.py RUN_DIR LIMIT_S > stages.json  (then --set "stages=$(cat stages.json)")
 The limit keeps 90 s for compiling again after the resume and 5% spare."""
 

@@ -133,8 +133,8 @@ def test_batch_size_denoises_together_with_each_videos_own_noise(toy_registered,
     for name in names:
         alone, together = (_frames(tmp_path / d / name).astype(int) for d in ("one", "batched"))
         assert np.abs(alone - together).max() <= 2, name  # the same up to float rounding in another batch shape
-    batch = {json.loads(p.read_text())["prompt"] + str(json.loads(p.read_text())["seed"]):
-             json.loads(p.read_text())["batch"] for p in (tmp_path / "batched").glob("*.json")}
+    sides = [json.loads(p.read_text()) for p in (tmp_path / "batched").glob("*.json")]
+    batch = {side["prompt"] + str(side["seed"]): side["batch"] for side in sides}
     # the other negative prompt starts its own batch
     assert batch == {"a red ball3": 3, "a blue cube on a long wooden table4": 3, "a green cone5": 3, "a red ball6": 1}
     distinct = [_frames(tmp_path / "batched" / n) for n in names]

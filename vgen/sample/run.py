@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 import json
 import re
 import time
@@ -199,11 +200,9 @@ def _sample_all(s: SampleSettings, specs: list[PromptSpec], as_json: bool, repla
     jobs = [(spec, seed, s.negative if spec.negative is None else spec.negative)
             for spec in specs for seed in spec.seeds or s.seed]
     batches = []
-    for job in jobs:
-        if batches and len(batches[-1]) < s.batch_size and batches[-1][0][2] == job[2]:
-            batches[-1].append(job)
-        else:
-            batches.append([job])
+    for _, same_negative in itertools.groupby(jobs, key=lambda job: job[2]):
+        group = list(same_negative)
+        batches += [group[k:k + s.batch_size] for k in range(0, len(group), s.batch_size)]
     try:
         for batch in batches:
             started = time.perf_counter()
