@@ -16,10 +16,11 @@ import json
 import tempfile
 from pathlib import Path
 
+from vgen_plugins.shapes.score import score_video
+
 import vgen
 from vgen.io.video import read_video, write_video
 from vgen.sample.loop import generate
-from vgen_plugins.shapes.score import score_video
 
 
 def fills(result: dict) -> list[float | None]:
