@@ -16,6 +16,8 @@
 #        GROW=D,S adds D dual- and S single-stream DiT blocks (identity at start) to the fine step's starting model;
 #        FIT_STEPS=1 (with VGEN_TRAIN_TIME_LIMIT_S) measures clips/s first and sets the fine step's steps to what the
 #        limit allows, so that its learning rate anneals (FINE_RECIPE=shapes-default-anneal, step 6);
+#        VAE_RECIPE=shapes-vae4 trains step 1's VAE from that recipe (4x spatial compression, DiT at patch 2), and
+#        PATCH=2 keeps the fine step at that patch (default 1: the coarse DiT is repatched to 1);
 #        EVAL_N=0 skips the scoring at the end (EVAL_N=200 by default: scripts/eval_default_model.sh)
 #        (vgen on PATH, or `. scripts/device_setup.sh` first; set VGEN_TRAIN_TIME_LIMIT_S to cap each training run)
 # Seen on one H100 (2026-11-25): 16k clips in 26 s; VAE ~240 clips/s once decoded clips sit in RAM. On one H200
@@ -39,7 +41,7 @@ import sys
 from vgen_plugins.shapes_model.pipeline import COARSE, ShapesPipeline
 print(ShapesPipeline.with_vae(sys.argv[1], config=COARSE).save(sys.argv[2]))" "$VAE" "$work/vae/final"
   fi
-  [ -d "$work/vae/final" ] || { stamp "vae"; vgen -q train run --recipe shapes-default-vae --data "$work/data" --out "$work/vae" --resume auto --json; }
+  [ -d "$work/vae/final" ] || { stamp "vae"; vgen -q train run --recipe "${VAE_RECIPE:-shapes-default-vae}" --data "$work/data" --out "$work/vae" --resume auto --json; }
   [ -d "$work/cache" ] || { stamp "cache"; vgen -q train cache --recipe shapes-default --weights "$work/vae/final" --data "$work/data" --out "$work/cache"; }
   [ -d "$work/dit/final-ema" ] || { stamp "dit"; vgen -q train run --recipe shapes-default --weights "$work/vae/final" --cache "$work/cache" --out "$work/dit" --resume auto --json ${DIT_ARGS:-}; }
 fi
@@ -47,13 +49,13 @@ fi
 fine=$work/fine
 data "$fine/data" "$(( ${DATA_SEED:-0} + 1 ))"
 if [ ! -d "$fine/start" ]; then
-  stamp "repatch ${FROM:-$work/dit/final-ema}"
+  stamp "repatch ${FROM:-$work/dit/final-ema} to ${PATCH:-1}"
   python3 -c "
 import sys
 from vgen_plugins.shapes_model.pipeline import ShapesPipeline
 dual, single = (int(n) for n in (sys.argv[3] or '0,0').split(','))
-pipe = ShapesPipeline.load(sys.argv[1]).repatched(1)
-print((pipe.grown(dual, single) if dual + single else pipe).save(sys.argv[2]))" "${FROM:-$work/dit/final-ema}" "$fine/start" "${GROW:-}"
+pipe = ShapesPipeline.load(sys.argv[1]).repatched(int(sys.argv[4]))
+print((pipe.grown(dual, single) if dual + single else pipe).save(sys.argv[2]))" "${FROM:-$work/dit/final-ema}" "$fine/start" "${GROW:-}" "${PATCH:-1}"
 fi
 [ -d "$fine/cache" ] || { stamp "fine cache"; vgen -q train cache --recipe "${FINE_RECIPE:-shapes-default-fine}" --weights "$fine/start" --data "$fine/data" --out "$fine/cache"; }
 fit=()  # the measured steps (FIT_STEPS), as one argument: JSON has glob characters
