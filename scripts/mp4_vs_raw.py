@@ -1,11 +1,11 @@
 """How much of a shapes score the MP4 costs: regenerate scored videos from their sidecars and score the decoded frames
-as they leave the VAE (raw) and after the H.264/yuv420p MP4 that `vgen sample` writes.
+as they leave the VAE (raw), beside what the report says of the H.264/yuv420p MP4 that `vgen sample` wrote.
 
-    python scripts/mp4_vs_raw.py OUT/scores.json [--only shape|all|N] [--weights DIR]
+    python scripts/mp4_vs_raw.py OUT/scores.json [--only shape|all|N]
 
 OUT/scores.json is what `vgen eval shapes` (or scripts/eval_default_model.sh) wrote; `--only shape` (the default)
-takes the videos whose shape was wrong, `all` every video, N the first N. Each is sampled again with its sidecar's
-prompt, seed and sampling settings (on the CPU, as vgen sample does there), so the MP4 column reproduces the report.
+takes the videos whose shape was wrong, `all` every video, N the first N. Each is sampled again exactly as its
+sidecar says (`vgen sample --from`'s settings, on this machine), so only the encoding differs from the report.
 Prints one line per video (the objects' fill ratios raw / MP4) and the count of right shapes each way.
 """
 
@@ -13,13 +13,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import tempfile
 from pathlib import Path
 
 from vgen_plugins.shapes.score import score_video
 
-import vgen
-from vgen.io.video import read_video, write_video
+from vgen.sample import run
 from vgen.sample.loop import generate
 
 
@@ -31,32 +29,26 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("scores", type=Path)
     ap.add_argument("--only", default="shape", help="shape (videos with a wrong shape), all, or a number N")
-    ap.add_argument("--weights", default=None, help="weights to sample with (default: each sidecar's)")
     args = ap.parse_args()
     videos = json.loads(args.scores.read_text())["videos"]
     if args.only == "shape":
         videos = [v for v in videos if not v["shape"]]
     elif args.only != "all":
         videos = videos[: int(args.only)]
-    pipes: dict[str, object] = {}
+    pipes: dict = {}  # one pipeline per weights folder: a report's videos share theirs
     right = {"raw": 0, "mp4": 0}
-    with tempfile.TemporaryDirectory() as tmp:
-        for i, v in enumerate(videos):
-            side = json.loads(Path(v["video"]).with_suffix(".json").read_text())
-            weights = args.weights or side["weights"]
-            pipe = pipes.get(weights) or pipes.setdefault(weights, vgen.load(side["pipeline"], weights=weights))
-            res = generate(pipe, side["prompt"], seed=side["seed"], steps=side["steps"], sampler=side["sampler"],
-                           schedule=side["schedule"], shift=side["shift"], guidance=side["guidance"],
-                           negative=side["negative"], frames=side["frames"], height=side["height"],
-                           width=side["width"], progress=False)
-            raw = res.uint8[0]
-            mp4 = read_video(write_video(Path(tmp) / f"{i}.mp4", raw, side["fps"],
-                                         crf=side.get("settings", {}).get("crf", 18))).frames
-            scored = {"raw": score_video(raw, side["prompt"]), "mp4": score_video(mp4, side["prompt"])}
-            for k in right:
-                right[k] += scored[k]["shape"]
-            print(f"{side['prompt']}: shape raw {scored['raw']['shape']} mp4 {scored['mp4']['shape']} "
-                  f"(report {v['shape']}); fill raw {fills(scored['raw'])} mp4 {fills(scored['mp4'])}", flush=True)
+    for v in videos:
+        s, (spec,), _ = run.replay(Path(v["video"]).with_suffix(".json"))
+        if s.weights not in pipes:
+            pipes[s.weights] = run.load_pipeline(s)
+        pipe, device, dtype = pipes[s.weights]
+        res = generate(pipe, [spec.prompt], negative=spec.negative, seed=spec.seeds, progress=False, device=device,
+                       dtype=dtype, **run.generate_options(s))
+        raw = score_video(res.uint8[0], spec.prompt)
+        right["raw"] += raw["shape"]
+        right["mp4"] += v["shape"]
+        print(f"{spec.prompt}: shape raw {raw['shape']} mp4 {v['shape']}; fill raw {fills(raw)} mp4 {fills(v)}",
+              flush=True)
     print(f"shape right in {right['raw']} of {len(videos)} videos raw, {right['mp4']} through the MP4")
 
 

@@ -42,30 +42,39 @@ def test_save_load_roundtrip_and_denoise(tmp_path):
     assert frames.shape == (1, 3, 17, 64, 64) and 0 <= frames.min() and frames.max() <= 1
 
 
-def test_recipes_train_vae_then_dit_then_sample(tmp_path):
-    """The default model's recipes end to end on tiny weights: data -> VAE -> cache -> DiT (patch 2) -> DiT
-    repatched to 1 (recipe shapes-default-fine) -> vgen sample."""
-    from vgen_plugins.shapes_model.pipeline import ShapesPipeline
+DIT_STAGES = json.dumps([{"name": "c", "steps": 3, "buckets": [[17, 64, 64]], "max_batch": 4}])
+DIT_ARGS = ["--recipe", "shapes-default", "--set", f"stages={DIT_STAGES}", "--set", "data_workers=2",
+            "--set", "compile=false"]  # compiling costs a minute on a CPU
 
+
+def train_vae_then_dit(tmp_path, vae_recipe: str, config: dict):
+    """Steps 1-2 of the chain on tiny weights: data -> VAE (``vae_recipe`` with ``config``) -> cache -> DiT."""
     data, vae, cache, dit = (tmp_path / n for n in ("data", "vae", "cache", "dit"))
     assert main(["-q", "datasets", "shapes", "--num", "12", "--out", str(data), "--workers", "1",
                  "--caption-form", "mixed"]) == 0
     vae_stages = json.dumps([{"name": "i", "steps": 2, "buckets": [[1, 64, 64]], "max_batch": 4},
                              {"name": "c", "steps": 2, "buckets": [[17, 64, 64]], "max_batch": 2}])
-    assert main(["-q", "train", "run", "--recipe", "shapes-default-vae", "--data", str(data), "--out", str(vae),
-                 "--set", 'config={"preset": "tiny", "transformer": {"patch_size": 2}}', "--set", "holdout=2",
+    assert main(["-q", "train", "run", "--recipe", vae_recipe, "--data", str(data), "--out", str(vae),
+                 "--set", f"config={json.dumps(config)}", "--set", "holdout=2",
                  "--set", f"stages={vae_stages}", "--set", "data_workers=2"]) == 0
-    dit_stages = json.dumps([{"name": "c", "steps": 3, "buckets": [[17, 64, 64]], "max_batch": 4}])
-    common = ["--recipe", "shapes-default", "--set", f"stages={dit_stages}", "--set", "data_workers=2",
-              "--set", "compile=false"]  # compiling costs a minute on a CPU
     assert main(["-q", "train", "cache", "--weights", str(vae / "final"), "--data", str(data), "--out", str(cache),
-                 *common]) == 0
+                 *DIT_ARGS]) == 0
     assert main(["-q", "train", "run", "--weights", str(vae / "final"), "--cache", str(cache), "--out", str(dit),
-                 *common]) == 0
+                 *DIT_ARGS]) == 0
+    return vae, cache, dit
+
+
+def test_recipes_train_vae_then_dit_then_sample(tmp_path):
+    """The default model's recipes end to end on tiny weights: data -> VAE -> cache -> DiT (patch 2) -> DiT
+    repatched to 1 (recipe shapes-default-fine) -> vgen sample."""
+    from vgen_plugins.shapes_model.pipeline import ShapesPipeline
+
+    _, cache, dit = train_vae_then_dit(tmp_path, "shapes-default-vae", {"preset": "tiny",
+                                                                       "transformer": {"patch_size": 2}})
     coarse = ShapesPipeline.load(dit / "final-ema")
     assert coarse.transformer.dit.config.patch_size == 2
     start, fine = coarse.repatched(1).save(tmp_path / "fine-start"), tmp_path / "fine"
-    fine_args = [a.replace("shapes-default", "shapes-default-fine") for a in common]
+    fine_args = [a.replace("shapes-default", "shapes-default-fine") for a in DIT_ARGS]
     assert main(["-q", "train", "run", "--weights", str(start), "--cache", str(cache), "--out", str(fine),
                  *fine_args]) == 0  # the coarse step's cache serves: latents do not depend on the patch
     assert ShapesPipeline.load(fine / "final-ema").transformer.dit.config.patch_size == 1
@@ -73,6 +82,25 @@ def test_recipes_train_vae_then_dit_then_sample(tmp_path):
                  "--out", str(tmp_path / "videos")]) == 0
     sidecar = json.loads(next((tmp_path / "videos").glob("*.json")).read_text())
     assert sidecar["pipeline"] == "shapes" and sidecar["frames"] == 17 and sidecar["width"] == 64
+
+
+def test_vae4_recipe_trains_caches_trains_the_dit_and_samples(tmp_path):
+    """The 4x-compression experiment (recipe shapes-vae4): its VAE hands the DiT 16x16 latents that the DiT reads at
+    patch 2 (8x8 tokens a frame, as the shipped model), and the result samples 64x64 videos."""
+    from vgen_plugins.shapes_model.pipeline import ShapesPipeline
+
+    tiny = {"preset": "tiny", "vae": {"spatial_compression_ratio": 4}, "transformer": {"patch_size": 2}}
+    vae, _, dit = train_vae_then_dit(tmp_path, "shapes-vae4", tiny)
+    pipe = ShapesPipeline.load(vae / "final")
+    assert (pipe.spatial_compression, pipe.transformer.dit.config.patch_size) == (4, 2)
+    assert pipe.size_multiple == 8  # 4x latents at patch 2: 8x8 tokens a 64x64 frame, as the shipped model
+    with torch.no_grad():
+        latents = pipe.vae.encode(torch.zeros(1, 3, 17, 64, 64)).mean
+    assert latents.shape[-3:] == (5, 16, 16)
+    assert main(["-q", "sample", "a red circle moving right", "--weights", str(dit / "final-ema"), "--steps", "2",
+                 "--out", str(tmp_path / "videos")]) == 0
+    sidecar = json.loads(next((tmp_path / "videos").glob("*.json")).read_text())
+    assert (sidecar["frames"], sidecar["height"], sidecar["width"]) == (17, 64, 64)
 
 
 def test_missing_default_weights_is_one_line(tmp_path, monkeypatch, capsys):

@@ -94,8 +94,5 @@ def _sample_worker(run, s, specs, groups) -> None:
         for spec in specs:
             negative = s.negative if spec.negative is None else spec.negative
             for seed in spec.seeds or s.seed:
-                generate(pipe, [spec.prompt], steps=s.steps, sampler=s.sampler, schedule=s.schedule, shift=s.shift,
-                         guidance=s.guidance, embedded_guidance=s.embedded_guidance, negative=negative,
-                         guidance_interval=s.guidance_interval, seed=seed, frames=s.frames, height=s.height,
-                         width=s.width, image=s.image, progress=False, device=device, dtype=dtype,
-                         cfg_batch=s.cfg_batch, vae_tiling=s.vae_tiling, tile_above=s.tile_above)
+                generate(pipe, [spec.prompt], negative=negative, seed=seed, progress=False, device=device,
+                         dtype=dtype, **run.generate_options(s))

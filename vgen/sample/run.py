@@ -157,6 +157,15 @@ def load_pipeline(s: SampleSettings):
     return pipe, device, dtype
 
 
+def generate_options(s: SampleSettings) -> dict:
+    """The settings that ``vgen.sample.generate`` takes as they are (prompt, negative, seed and placement aside):
+    one list for every caller, so a rerun, a parallel rank and a diagnostic sample exactly as vgen sample does."""
+    return {"steps": s.steps, "sampler": s.sampler, "schedule": s.schedule, "shift": s.shift, "guidance": s.guidance,
+            "embedded_guidance": s.embedded_guidance, "guidance_interval": s.guidance_interval, "frames": s.frames,
+            "height": s.height, "width": s.width, "image": s.image, "cfg_batch": s.cfg_batch,
+            "vae_tiling": s.vae_tiling, "tile_above": s.tile_above}
+
+
 def _slug(text: str, n: int = 40) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower())[:n].strip("-") or "video"
 
@@ -207,13 +216,9 @@ def _sample_all(s: SampleSettings, specs: list[PromptSpec], as_json: bool, repla
         for batch in batches:
             started = time.perf_counter()
             negative = batch[0][2]
-            res = generate(pipe, [spec.prompt for spec, _, _ in batch], steps=s.steps, sampler=s.sampler,
-                           schedule=s.schedule, shift=s.shift, guidance=s.guidance,
-                           embedded_guidance=s.embedded_guidance, negative=negative,
-                           guidance_interval=s.guidance_interval, seed=[seed for _, seed, _ in batch],
-                           frames=s.frames, height=s.height, width=s.width, image=s.image,
-                           progress=not as_json, placement=placement, device=device, dtype=dtype,
-                           cfg_batch=s.cfg_batch, vae_tiling=s.vae_tiling, tile_above=s.tile_above)
+            res = generate(pipe, [spec.prompt for spec, _, _ in batch], negative=negative,
+                           seed=[seed for _, seed, _ in batch], progress=not as_json, placement=placement,
+                           device=device, dtype=dtype, **generate_options(s))
             info = res.info
             for i, (spec, seed, _) in enumerate(batch):
                 stem = f"{spec.index:03d}-{_slug(spec.prompt)}-seed{seed}"
