@@ -5,6 +5,7 @@
 #   scripts/decoder_variants.sh WORK NAME="--set k=v ..." [NAME="..."]
 # e.g. scripts/decoder_variants.sh /tmp/dec shipped=SHIPPED long="" edge="--set gradient_weight=1"
 # (SHIPPED: the shipped weights as they are, scored the same way for a paired comparison).
+# EVAL_ARGS="--batch-size 100" passes flags to the scoring's `vgen sample`; VAL=0 skips the validation set.
 # Each variant trains with recipe ${RECIPE:-shapes-default-decoder2} from ${FROM:-plugins/shapes_model/weights} and writes
 # WORK/NAME/{metrics.jsonl, ship (the bf16 pipeline folder), roundtrip.json, test.json, val.json}. Steps already
 # done are skipped, so a rerun after an interruption carries on.
@@ -25,7 +26,7 @@ for spec in "$@"; do
   [ -e "$run/ship" ] || [ -d "$run/final" ] || { stamp "train $name $sets"; vgen -q train run --recipe "${RECIPE:-shapes-default-decoder2}" --weights "$weights" --data "$work/data" --out "$run" --resume auto --json $sets > "$run.result.json"; }
   [ -e "$run/ship" ] || python3 "$here/save_bf16.py" "$run/final" "$run/ship"
   [ -f "$run/roundtrip.json" ] || { stamp "round trip $name"; python3 "$here/vae_roundtrip.py" "$run/ship" "$work/rt_src" "$run/rt" --device "$device" >/dev/null; vgen -q eval shapes "$run/rt" --json "$run/roundtrip.json" >/dev/null; }
-  [ -f "$run/test.json" ] || { stamp "test $name"; "$here/eval_default_model.sh" "$run/ship" "$run/test" 200 >/dev/null; cp "$run/test/scores.json" "$run/test.json"; }
-  [ -f "$run/val.json" ] || { stamp "val $name"; PROMPT_SEED=4242 "$here/eval_default_model.sh" "$run/ship" "$run/val" 100 >/dev/null; cp "$run/val/scores.json" "$run/val.json"; }
+  [ -f "$run/test.json" ] || { stamp "test $name"; "$here/eval_default_model.sh" "$run/ship" "$run/test" 200 ${EVAL_ARGS:-} >/dev/null; cp "$run/test/scores.json" "$run/test.json"; }
+  [ "${VAL:-1}" = 0 ] || [ -f "$run/val.json" ] || { stamp "val $name"; PROMPT_SEED=4242 NOISE=each "$here/eval_default_model.sh" "$run/ship" "$run/val" "${VAL_N:-600}" ${EVAL_ARGS:-} >/dev/null; cp "$run/val/scores.json" "$run/val.json"; }
 done
 stamp done

@@ -99,6 +99,49 @@ def test_decoder_only_training_keeps_the_latents(dataset, tmp_path):
     assert any(not torch.equal(trained[k], initial[k]) for k in initial if k.startswith("decoder."))
 
 
+def test_decoder_fitted_to_the_dits_denoised_latents(dataset, tmp_path, monkeypatch):
+    """decode_from = "denoised": each batch's means go through the pipeline's DiT (SDEdit from a sigma of the
+    schedule, with the clips' captions) before the decoder; only the decoder trains."""
+    from vgen.sample import refine
+
+    weights = trainer.build_pipeline(hv_settings(), "cpu").save(tmp_path / "start")
+    calls = []
+
+    def spy(pipe, latents, prompts, sigma, noise, **kw):
+        out = real(pipe, latents, prompts, sigma, noise, **kw)
+        calls.append((sigma, list(prompts), float((out - latents).abs().max())))
+        return out
+
+    real = refine.denoise_from
+    monkeypatch.setattr(refine, "denoise_from", spy)
+    stage = {"steps": 6, "buckets": [[5, 32, 32]], "tokens_per_batch": 256, "max_batch": 2}
+    s = hv_settings(target="vae", data=dataset, out=tmp_path / "dec", stages=[stage], lr=2e-3, warmup_steps=0,
+                    weights=weights, vae_trainable="decoder", decode_from="denoised", denoise_sigma_max=1.0)
+    result = trainer.run(s)
+    assert calls and all(sigma > 0 and change > 0 for sigma, _, change in calls)  # the DiT changed the latents
+    captions = {c.caption for c in trainer.Trainer(s).clips.values()}
+    assert all(len(p) == 2 and set(p) <= captions for _, p, _ in calls)  # each batch's clips' own captions
+    from vgen_plugins.hunyuan_video.pipeline import build
+
+    trained, initial = build(weights=result["final"]), build(weights=weights)
+    for part in ("vae.encoder", "transformer"):  # the latents and the DiT stay as they were
+        a, b = trained, initial
+        for name in part.split("."):
+            a, b = getattr(a, name), getattr(b, name)
+        assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values(), strict=True))
+    assert not all(torch.equal(x, y) for x, y in zip(trained.vae.decoder.state_dict().values(),
+                                                      initial.vae.decoder.state_dict().values(), strict=True))
+
+
+def test_denoised_decoding_needs_a_frozen_encoder_and_weights():
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="denoised"):
+        hv_settings(target="vae", decode_from="denoised", vae_trainable="decoder")  # no weights: no trained DiT
+    with pytest.raises(ValidationError, match="denoised"):
+        hv_settings(target="vae", decode_from="denoised", weights="x")  # the encoder would move the latents
+
+
 @pytest.mark.parametrize("bad", [{"target": "dit"}, {"target": "vae", "fit_scaling_factor": True}])
 def test_decoder_only_training_rejects_what_would_change_the_latents(bad):
     from pydantic import ValidationError

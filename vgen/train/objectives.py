@@ -30,9 +30,10 @@ def per_sample_mse(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 # ------------------------------------------------------------------------------------------------------- VAE
 
 
-def encode_decode(vae: torch.nn.Module, x: torch.Tensor, gens: list[torch.Generator], sample: bool = True):
-    """Run a VAE as an autoencoder: posterior (mean, logvar), a sample z (the mean if not ``sample``), and the
-    reconstruction in [-1, 1].
+def encode_decode(vae: torch.nn.Module, x: torch.Tensor, gens: list[torch.Generator], sample: bool = True,
+                  refine=None):
+    """Run a VAE as an autoencoder: posterior (mean, logvar), a sample z (the mean if not ``sample``; ``refine(z)``
+    if given, e.g. a DiT's SDEdit of it), and the reconstruction in [-1, 1].
 
     Works with the diffusers convention (``encode(x).latent_dist`` with ``mean``/``logvar``, ``decode(z).sample``)
     and with plain ones (``encode`` returning (mean, logvar) or 2C moment channels, ``decode`` a tensor).
@@ -50,6 +51,8 @@ def encode_decode(vae: torch.nn.Module, x: torch.Tensor, gens: list[torch.Genera
     if sample:
         eps = torch.stack([torch.randn(mean.shape[1:], generator=g) for g in gens]).to(mean.device, mean.dtype)
         z = mean + torch.exp(0.5 * logvar) * eps
+    if refine is not None:
+        z = refine(z).to(mean.dtype)
     dec = vae.decode(z)
     recon = getattr(dec, "sample", dec)
     if isinstance(recon, (tuple, list)):

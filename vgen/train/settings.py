@@ -129,8 +129,12 @@ class TrainSettings(BaseSettings):
     # on keep their meaning and a sharper decoder drops in beside that DiT
     vae_trainable: Literal["all", "decoder"] = "all"
     # what the decoder reconstructs from: a posterior sample (VAE training), or the posterior mean, which is what
-    # `encode_video` hands a DiT and so what the DiT learns to generate (a decoder fitted to noisy samples blurs)
-    decode_from: Literal["sample", "mean"] = "sample"
+    # `encode_video` hands a DiT and so what the DiT learns to generate (a decoder fitted to noisy samples blurs),
+    # or "denoised": the mean noised to a sigma of the sampler's schedule at or below denoise_sigma_max and
+    # denoised by the pipeline's own DiT with the clip's caption (SDEdit, vgen.sample.refine), so the decoder also
+    # learns from latents as the DiT's last sampling steps make them, the clip's frames still the target
+    decode_from: Literal["sample", "mean", "denoised"] = "sample"
+    denoise_sigma_max: float = Field(0.5, ge=0, le=1)  # "denoised": each batch one of the sigmas up to this, or 0
     outlier_weight: float = Field(0.0, ge=0)  # MovieGen outlier penalty (1e5 in the paper); 0 disables
     outlier_r: float = Field(3.0, gt=0)  # latents beyond r std of the sample's spatial statistics are penalised
     adv_weight: float = Field(0.0, ge=0)  # adversarial loss weight (0.05 in HunyuanVideo); 0 disables
@@ -155,6 +159,9 @@ class TrainSettings(BaseSettings):
 
     @model_validator(mode="after")
     def _decoder_only(self):
+        if self.decode_from == "denoised" and (self.vae_trainable != "decoder" or self.weights is None):
+            raise ValueError('decode_from = "denoised" needs a trained DiT and latents that keep their meaning: '
+                             'vae_trainable = "decoder" and weights')
         if self.vae_trainable != "decoder":
             return self
         if self.target != "vae":

@@ -57,8 +57,8 @@ class Autoencoder(torch.nn.Module):
         super().__init__()
         self.vae, self.sample = vae, sample
 
-    def forward(self, x, gens):
-        return objectives.encode_decode(self.vae, x, gens, self.sample)
+    def forward(self, x, gens, refine=None):
+        return objectives.encode_decode(self.vae, x, gens, self.sample, refine)
 
 
 def build_pipeline(s: TrainSettings, device, dtype=torch.float32):
@@ -303,6 +303,7 @@ class Trainer:
         x = self._to_device(torch.stack([data for _, (_, data) in loaded]))
         if self.s.target == "vae":
             batch["pixels"] = x
+            batch["prompts"] = [self.clips[cid].caption for cid, _ in loaded]  # decode_from = "denoised"
             return batch
         with torch.no_grad():
             if self.cache is not None:
@@ -351,8 +352,9 @@ class Trainer:
         else:
             x = batch["pixels"]
             gens = [generator("noise", s.seed, *key) for key in batch["keys"]]
+            refine = self._refine(batch) if s.decode_from == "denoised" else None
             with self.autocast:
-                mean, logvar, z, recon = self.wrapped(x, gens)
+                mean, logvar, z, recon = self.wrapped(x, gens, refine)
             rec = (recon.float() - x.float()).abs().flatten(1).mean(1)
             kl = objectives.kl_per_sample(mean, logvar)
             per = rec + s.kl_weight * kl
@@ -379,6 +381,28 @@ class Trainer:
             self._last_parts = parts
         (per.mean() / s.grad_accum).backward()
         return per.detach()
+
+    def _refine(self, batch: dict):
+        """decode_from = "denoised": the posterior means -> the DiT's SDEdit of them from one sigma for the batch
+        (drawn from the schedule's sigmas up to denoise_sigma_max, and 0), noise from each sample's generator."""
+        from vgen.sample.refine import denoise_from, tail
+
+        choices = [float(v) for v in tail(self.pipe, self.s.denoise_sigma_max)]  # ends with 0: the mean itself
+        stage_i, pos = batch["keys"][0][:2]
+        sigma = choices[int(torch.randint(len(choices), (1,), generator=generator("sigma", self.s.seed, stage_i, pos)))]
+        config = self.pipe.vae.config
+        scale, shift = config.scaling_factor, getattr(config, "shift_factor", None) or 0.0
+        gens = [generator("denoise", self.s.seed, *key) for key in batch["keys"]]
+
+        def refine(mean):
+            if sigma == 0:
+                return mean
+            noise = torch.stack([torch.randn(mean.shape[1:], generator=g) for g in gens])
+            self.pipe.transformer.eval()
+            z = denoise_from(self.pipe, (mean.float() - shift) * scale, batch["prompts"], sigma, noise)
+            return z / scale + shift
+
+        return refine
 
     def _disc_step(self) -> float:
         """One discriminator update on the last micro-batch (hinge loss); replicated, grads all-reduced by hand."""

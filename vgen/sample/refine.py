@@ -1,0 +1,45 @@
+"""SDEdit's half of sampling: clean latents noised to a sigma, then denoised by the model from there.
+
+Starting from a real clip's latents keeps its layout (how many objects, where, which way they move) and leaves only
+the last steps of sampling to the model, so what comes out is what those steps make of detail. Two users: the
+VAE round trip's ``--sigma`` (where does a model lose detail) and decoder training with ``decode_from = "denoised"``
+(a decoder fitted to the latents the DiT hands it, not only to the encoder's).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from vgen import registry
+from vgen.sample import schedules
+from vgen.sample.guidance import GuidedVelocity
+from vgen.sample.loop import resolve_options
+
+
+def tail(pipe, sigma: float, steps: int | None = None, shift: float | None = None) -> torch.Tensor:
+    """The sigmas of the pipeline's default schedule from the first one at or below ``sigma`` down to 0."""
+    opts = resolve_options(pipe, steps=steps, shift=shift)
+    table = schedules.sigmas(opts["schedule"], opts["steps"], opts["shift"])
+    return table[int((table > sigma + 1e-6).sum()):]
+
+
+@torch.no_grad()
+def denoise_from(pipe, latents: torch.Tensor, prompts: list[str], sigma: float, noise: torch.Tensor, *,
+                 negative: str = "", dtype: torch.dtype | None = None) -> torch.Tensor:
+    """``latents`` (B, C, t, h, w, scaled as ``encode_video`` gives them) noised with ``noise`` to the first sigma
+    of the default schedule at or below ``sigma``, then the default sampler and guidance down to 0. Returns float32
+    latents; ``sigma`` 0 returns them as they are."""
+    sigmas = tail(pipe, sigma).to(latents.device)
+    x = latents.float()
+    if len(sigmas) < 2:
+        return x
+    opts = resolve_options(pipe)
+    x = sigmas[0] * noise.to(x) + (1 - sigmas[0]) * x
+    dtype = dtype or next(pipe.transformer.parameters()).dtype
+    cond = pipe.encode_prompt(list(prompts), device=latents.device, dtype=dtype)
+    uncond = pipe.encode_prompt([negative] * len(prompts), device=latents.device, dtype=dtype)
+    velocity = GuidedVelocity(pipe, cond, uncond if opts["guidance"] != 1.0 else None, scale=opts["guidance"],
+                              embedded=opts["embedded_guidance"], device=latents.device, dtype=dtype)
+    solver = registry.get("sampler", opts["sampler"]).factory()
+    extra = {"noise": lambda: torch.randn_like(x)} if getattr(solver, "stochastic", False) else {}
+    return solver.sample(velocity, x, sigmas, **extra).float()
