@@ -13,14 +13,17 @@ import torch
 from vgen import registry
 from vgen.sample import schedules
 from vgen.sample.guidance import GuidedVelocity
-from vgen.sample.loop import resolve_options
+from vgen.sample.loop import _module_place, resolve_options
 
 
-def tail(pipe, sigma: float, steps: int | None = None, shift: float | None = None) -> torch.Tensor:
-    """The sigmas of the pipeline's default schedule from the first one at or below ``sigma`` down to 0."""
-    opts = resolve_options(pipe, steps=steps, shift=shift)
+def _from(opts: dict, sigma: float) -> torch.Tensor:
     table = schedules.sigmas(opts["schedule"], opts["steps"], opts["shift"])
     return table[int((table > sigma + 1e-6).sum()):]
+
+
+def tail(pipe, sigma: float) -> torch.Tensor:
+    """The sigmas of the pipeline's default schedule from the first one at or below ``sigma`` down to 0."""
+    return _from(resolve_options(pipe), sigma)
 
 
 @torch.no_grad()
@@ -29,17 +32,19 @@ def denoise_from(pipe, latents: torch.Tensor, prompts: list[str], sigma: float, 
     """``latents`` (B, C, t, h, w, scaled as ``encode_video`` gives them) noised with ``noise`` to the first sigma
     of the default schedule at or below ``sigma``, then the default sampler and guidance down to 0. Returns float32
     latents; ``sigma`` 0 returns them as they are."""
-    sigmas = tail(pipe, sigma).to(latents.device)
+    opts = resolve_options(pipe)
+    sigmas = _from(opts, sigma).to(latents.device)
     x = latents.float()
     if len(sigmas) < 2:
         return x
-    opts = resolve_options(pipe)
     x = sigmas[0] * noise.to(x) + (1 - sigmas[0]) * x
-    dtype = dtype or next(pipe.transformer.parameters()).dtype
+    dtype = dtype or _module_place(pipe.transformer)[1]
     cond = pipe.encode_prompt(list(prompts), device=latents.device, dtype=dtype)
-    uncond = pipe.encode_prompt([negative] * len(prompts), device=latents.device, dtype=dtype)
-    velocity = GuidedVelocity(pipe, cond, uncond if opts["guidance"] != 1.0 else None, scale=opts["guidance"],
-                              embedded=opts["embedded_guidance"], device=latents.device, dtype=dtype)
+    uncond = None
+    if opts["guidance"] != 1.0:
+        uncond = pipe.encode_prompt([negative] * len(prompts), device=latents.device, dtype=dtype)
+    velocity = GuidedVelocity(pipe, cond, uncond, scale=opts["guidance"], embedded=opts["embedded_guidance"],
+                              device=latents.device, dtype=dtype)
     solver = registry.get("sampler", opts["sampler"]).factory()
     extra = {"noise": lambda: torch.randn_like(x)} if getattr(solver, "stochastic", False) else {}
     return solver.sample(velocity, x, sigmas, **extra).float()

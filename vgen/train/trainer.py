@@ -166,6 +166,11 @@ class Trainer:
                     if isinstance(getattr(pipe.vae, name, None), torch.nn.Module):
                         getattr(pipe.vae, name).requires_grad_(False)
             self.net = Autoencoder(pipe.vae, sample=s.decode_from == "sample")
+            if s.decode_from == "denoised":  # the frozen DiT samples (eval mode) from one of these sigmas a batch
+                from vgen.sample.refine import tail
+
+                pipe.transformer.eval()
+                self._sigma_choices = [float(v) for v in tail(pipe, s.denoise_sigma_max)]  # ends with 0: the mean
             inner = pipe.vae
             if s.adv_weight > 0:
                 self.disc = objectives.PatchDiscriminator3D().to(self.device)
@@ -303,7 +308,8 @@ class Trainer:
         x = self._to_device(torch.stack([data for _, (_, data) in loaded]))
         if self.s.target == "vae":
             batch["pixels"] = x
-            batch["prompts"] = [self.clips[cid].caption for cid, _ in loaded]  # decode_from = "denoised"
+            if self.s.decode_from == "denoised":  # the DiT denoises with each clip's own caption
+                batch["prompts"] = [self.clips[cid].caption for cid, _ in loaded]
             return batch
         with torch.no_grad():
             if self.cache is not None:
@@ -385,9 +391,9 @@ class Trainer:
     def _refine(self, batch: dict):
         """decode_from = "denoised": the posterior means -> the DiT's SDEdit of them from one sigma for the batch
         (drawn from the schedule's sigmas up to denoise_sigma_max, and 0), noise from each sample's generator."""
-        from vgen.sample.refine import denoise_from, tail
+        from vgen.sample.refine import denoise_from
 
-        choices = [float(v) for v in tail(self.pipe, self.s.denoise_sigma_max)]  # ends with 0: the mean itself
+        choices = self._sigma_choices
         stage_i, pos = batch["keys"][0][:2]
         sigma = choices[int(torch.randint(len(choices), (1,), generator=generator("sigma", self.s.seed, stage_i, pos)))]
         config = self.pipe.vae.config
@@ -398,7 +404,6 @@ class Trainer:
             if sigma == 0:
                 return mean
             noise = torch.stack([torch.randn(mean.shape[1:], generator=g) for g in gens])
-            self.pipe.transformer.eval()
             z = denoise_from(self.pipe, (mean.float() - shift) * scale, batch["prompts"], sigma, noise)
             return z / scale + shift
 
