@@ -67,3 +67,10 @@ def register_dits(register):
 def register_pipelines(register):
     register("hunyuan-video", _pipeline,
              description="HunyuanVideo text-to-video (diffusers folder via weights=DIR; config='tiny' for tests)")
+
+
+@hookimpl
+def register_commands(app):
+    from vgen_plugins.hunyuan_video.commands import register
+
+    register(app)

@@ -2,8 +2,11 @@
 
 ``world`` samples, renders, sonifies and captions scenes; ``prompts`` parses and draws grammar prompts; ``score``
 scores a video against a prompt; ``dataset`` writes data sets (``vgen datasets shapes``); ``evaluate`` scores folders
-(``vgen eval shapes``). The names below load lazily so that plugin discovery stays cheap.
+(``vgen eval shapes``); ``compare`` compares two reports (``vgen eval compare``); ``commands`` holds those three
+commands. The names below load lazily so that plugin discovery stays cheap.
 """
+
+from vgen.hookspecs import hookimpl
 
 _EXPORTS = {
     "Scene": "world", "ShapeObject": "world", "sample_scene": "world", "render": "world", "render_audio": "world",
@@ -17,6 +20,13 @@ def __getattr__(name):
 
         return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+@hookimpl
+def register_commands(app):
+    from vgen_plugins.shapes.commands import register
+
+    register(app)
 
 
 __all__ = list(_EXPORTS)

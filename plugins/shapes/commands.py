@@ -1,4 +1,6 @@
-"""``vgen eval shapes DIR``: score generated videos against their prompts (shapes world) and print a table."""
+"""The shapes world's commands: ``vgen datasets shapes`` (write a data set) and ``vgen eval shapes|compare`` (score
+generated videos against their prompts, compare two reports). Imported by ``register_commands`` only, so that the
+plugin scan stays free of typer."""
 
 from __future__ import annotations
 
@@ -7,17 +9,49 @@ from pathlib import Path
 
 import typer
 
-from vgen.hookspecs import hookimpl
-
-eval_app = typer.Typer(help="Score generated videos automatically.", no_args_is_help=True)
+from vgen.cli.groups import group
 
 
 def _pct(value) -> str:
     return "-" if value is None else f"{100 * value:.1f}"
 
 
-@eval_app.command("shapes")
-def shapes(
+def datasets_shapes(
+    num: int = typer.Option(..., "--num", "-n", help="Number of clips (a rerun adds the missing ones)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output folder (clips/ and manifest.jsonl)."),
+    size: int = typer.Option(64, "--size", help="Canvas side in pixels (even)."),
+    frames: int = typer.Option(17, "--frames", help="Frames per clip (4k+1)."),
+    fps: float = typer.Option(8.0, "--fps", help="Frames per second."),
+    seed: int = typer.Option(0, "--seed", help="Clip i depends only on (seed, i)."),
+    audio: bool = typer.Option(False, "--audio/--no-audio", help="Add the 16 kHz sound track (AAC)."),
+    two_object_fraction: float = typer.Option(0.5, "--two-object-fraction", help="Share of two-object clips."),
+    caption_form: str = typer.Option("full", "--caption-form",
+                                     help="full: captions name size and background; mixed: one of the grammar's "
+                                          "four forms per clip (for training)."),
+    shape_weights: str = typer.Option("", "--shape-weights",
+                                      help="Relative shape weights, e.g. triangle=2 (a shape left out weighs 1)."),
+    workers: int = typer.Option(0, "--workers", "-w", help="Worker processes (0: one per CPU core)."),
+):
+    """Write NUM shapes-world clips with captions and structured labels (deterministic, resumable)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    from vgen_plugins.shapes.dataset import ShapesSettings, generate
+
+    from vgen import console
+
+    settings = ShapesSettings(size=size, frames=frames, fps=fps, seed=seed, audio=audio,
+                              two_object_fraction=two_object_fraction, caption_form=caption_form,
+                              shape_weights=shape_weights or None)
+    with Progress(TextColumn("shapes"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                  console=console.err, disable=console.state.quiet, transient=True) as bar:
+        task = bar.add_task("clips", total=None)
+        result = generate(out, num, settings, workers=workers or None,
+                          progress=lambda done, total: bar.update(task, completed=done, total=total))
+    console.info(f"wrote {result['written']} clips ({result['skipped']} already there) in {result['seconds']:.1f} s "
+                 f"({result['clips_per_second']:.1f} clips/s, {result['workers']} workers)")
+    console.out.print(result["manifest"], markup=False, highlight=False)
+
+
+def eval_shapes(
     folder: Path = typer.Argument(..., help="Folder of videos with <video>.json sidecars (or a shapes manifest)."),
     json_out: Path = typer.Option(None, "--json", help="Where to write the scores (default FOLDER/shapes_eval.json)."),
 ):
@@ -49,8 +83,7 @@ def shapes(
     console.info(f"scores written to {path}")
 
 
-@eval_app.command("compare")
-def compare(
+def eval_compare(
     a: Path = typer.Argument(..., help="A report of `vgen eval shapes` (its --json)."),
     b: Path = typer.Argument(..., help="Another report on the same prompt file (other weights, device or flags)."),
     json_out: Path = typer.Option(None, "--json", help="Also write the comparison here."),
@@ -69,11 +102,11 @@ def compare(
     table = Table(title=f"A: {a}\nB: {b}", box=box.SIMPLE_HEAD)
     for col in ("prompts", "n", "", "A %", "B %", "only A", "only B", "p"):
         table.add_column(col, justify="left" if col in ("prompts", "") else "right", no_wrap=True)
-    for group, entry in result["groups"].items():
+    for name, entry in result["groups"].items():
         if entry["n"]:
             for key in ATTRIBUTES:
                 c = entry[key]
-                table.add_row(group if key == ATTRIBUTES[0] else "", str(entry["n"]) if key == ATTRIBUTES[0] else "",
+                table.add_row(name if key == ATTRIBUTES[0] else "", str(entry["n"]) if key == ATTRIBUTES[0] else "",
                               key.replace("_", "-"), _pct(c["a"]), _pct(c["b"]), str(c["only_a"]), str(c["only_b"]),
                               f"{c['p']:.3f}", end_section=key == ATTRIBUTES[-1])
     console.out.print(table)
@@ -85,6 +118,8 @@ def compare(
         console.info(f"comparison written to {json_out}")
 
 
-@hookimpl
-def register_commands(app):
-    app.add_typer(eval_app, name="eval")
+def register(app: typer.Typer) -> None:
+    group(app, "datasets").command("shapes")(datasets_shapes)
+    scores = group(app, "eval")
+    scores.command("shapes")(eval_shapes)
+    scores.command("compare")(eval_compare)

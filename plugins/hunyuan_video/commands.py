@@ -1,4 +1,5 @@
-"""``vgen convert``: turn checkpoints from other layouts into the diffusers layout vgen loads."""
+"""``vgen convert hunyuan-original``: Tencent's original HunyuanVideo checkpoint -> the diffusers layout vgen loads.
+Imported by ``register_commands`` only, so that the plugin scan stays free of typer."""
 
 from __future__ import annotations
 
@@ -7,12 +8,9 @@ from pathlib import Path
 
 import typer
 
-from vgen.hookspecs import hookimpl
-
-convert_app = typer.Typer(help="Convert checkpoints into the diffusers layout.", no_args_is_help=True)
+from vgen.cli.groups import group
 
 
-@convert_app.command("hunyuan-original")
 def hunyuan_original(
     ckpt: Path = typer.Argument(..., help="Tencent's transformer checkpoint (.pt with 'module'/'ema', .safetensors)."),
     out: Path = typer.Argument(..., help="Output folder (diffusers transformer/ layout: config.json + safetensors)."),
@@ -46,6 +44,5 @@ def hunyuan_original(
     console.info(f"wrote {folder}")
 
 
-@hookimpl
-def register_commands(app):
-    app.add_typer(convert_app, name="convert")
+def register(app: typer.Typer) -> None:
+    group(app, "convert").command("hunyuan-original")(hunyuan_original)
