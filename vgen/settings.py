@@ -1,6 +1,8 @@
 """Settings with one precedence everywhere: defaults < recipe file (TOML) < ``VGEN_*`` environment < CLI flags.
 
-A recipe is a TOML file in ``recipes/`` (named without ``.toml``) or any path. Its tables are sections
+A recipe is a TOML file in ``recipes/`` or one of its folders (named by its file name without ``.toml``; the folders
+only group them, e.g. ``recipes/default-model/`` holds the default model's training steps) or any path. Its tables are
+sections
 (``[sample]``, ``[train]``, ``[model]`` ...); each section is validated by the settings class that a stage declared
 with ``@section("name")``. The environment for section ``train`` is ``VGEN_TRAIN_<FIELD>``; global settings
 (``VgenSettings``) read ``VGEN_<FIELD>`` and sit at the top level of the recipe.
@@ -63,8 +65,19 @@ def recipe_dir() -> Path:
     return Path(str(resources.files("vgen_recipes")))
 
 
+def shipped_recipes() -> dict[str, Path]:
+    """Every recipe that ships, by name: ``recipes/*.toml`` and ``recipes/GROUP/*.toml``, top level first."""
+    root = recipe_dir()
+    found: dict[str, Path] = {}
+    for path in sorted(root.rglob("*.toml"), key=lambda p: (len(p.relative_to(root).parts), p.relative_to(root))):
+        if path.stem in found:
+            raise UserError(f"two shipped recipes are named {path.stem!r}: {found[path.stem]} and {path}")
+        found[path.stem] = path
+    return found
+
+
 def recipe_names() -> list[str]:
-    return sorted(p.stem for p in recipe_dir().glob("*.toml"))
+    return list(shipped_recipes())
 
 
 def recipe_path(name_or_path: str | Path) -> Path:
@@ -73,10 +86,13 @@ def recipe_path(name_or_path: str | Path) -> Path:
         if not path.is_file():
             raise UserError(f"recipe file not found: {path}")
         return path
-    path = recipe_dir() / f"{name_or_path}.toml"
-    if not path.is_file():
-        raise UserError(f"unknown recipe {str(name_or_path)!r}; known: {', '.join(recipe_names()) or 'none'}")
-    return path
+    grouped = recipe_dir() / f"{name_or_path}.toml"  # GROUP/NAME names the file itself
+    if "/" in str(name_or_path) and grouped.is_file():
+        return grouped
+    recipes = shipped_recipes()
+    if str(name_or_path) not in recipes:
+        raise UserError(f"unknown recipe {str(name_or_path)!r}; known: {', '.join(recipes) or 'none'}")
+    return recipes[str(name_or_path)]
 
 
 def read_recipe(name_or_path: str | Path) -> tuple[Path, dict]:
@@ -151,10 +167,5 @@ def _load_stage_sections() -> None:
     plugins.load_plugins()
     import importlib
 
-    importlib.import_module("vgen.models_settings")  # the [model] section
-    for stage in ("sample", "train", "curate", "edit", "dub", "export"):
-        try:
-            importlib.import_module(f"vgen.{stage}.settings")
-        except ModuleNotFoundError as exc:
-            if exc.name not in (f"vgen.{stage}", f"vgen.{stage}.settings"):
-                raise
+    for module in ("vgen.models_settings", "vgen.sample.settings", "vgen.train.settings", "vgen.curate.settings"):
+        importlib.import_module(module)  # [model], [sample], [train], [curate]; [export] comes with its plugin

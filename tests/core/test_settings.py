@@ -60,3 +60,16 @@ def test_recipes_list_and_show_shipped(capsys):
     for name in names:
         assert main(["recipes", "show", name]) == 0, name
         json.loads(capsys.readouterr().out)
+
+
+def test_recipes_in_group_folders_are_found_by_name(tmp_path, monkeypatch):
+    (tmp_path / "group").mkdir()
+    (tmp_path / "top.toml").write_text('description = "top"\n')
+    (tmp_path / "group" / "inner.toml").write_text('description = "inner"\n[demo]\nsteps = 7\n')
+    monkeypatch.setattr(settings, "recipe_dir", lambda: tmp_path)
+    assert settings.recipe_names() == ["top", "inner"]
+    assert settings.load_section("demo", "inner").steps == 7
+    assert settings.recipe_path("group/inner") == tmp_path / "group" / "inner.toml"
+    (tmp_path / "group" / "top.toml").write_text("")
+    with pytest.raises(UserError, match="two shipped recipes are named 'top'"):
+        settings.recipe_path("top")

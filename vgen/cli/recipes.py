@@ -13,12 +13,14 @@ recipes_app = typer.Typer(help="List and show recipes (validated, fully resolved
 
 @recipes_app.command("list")
 def list_recipes():
-    """Names of the recipes that ship with vgen."""
+    """Names of the recipes that ship with vgen, each with its folder (group) and description."""
     from vgen import settings
 
-    for name in settings.recipe_names():
-        path, data = settings.read_recipe(name)
-        typer.echo(f"{name}\t{data.get('description', '')}")
+    root = settings.recipe_dir()
+    for name, path in settings.shipped_recipes().items():
+        _, data = settings.read_recipe(path)
+        group = path.parent.relative_to(root).as_posix()
+        typer.echo(f"{name}\t{'' if group == '.' else f'[{group}] '}{data.get('description', '')}")
 
 
 @recipes_app.command("show")
