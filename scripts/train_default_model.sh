@@ -19,7 +19,7 @@
 #        VAE_RECIPE=shapes-vae4 trains step 1's VAE from that recipe (4x spatial compression, DiT at patch 2), and
 #        PATCH=2 keeps the fine step at that patch (default 1: the coarse DiT is repatched to 1);
 #        EVAL_N=0 skips the scoring at the end (EVAL_N=200 by default: scripts/eval_default_model.sh)
-#        (vgen on PATH, or `. scripts/device_setup.sh` first; set VGEN_TRAIN_TIME_LIMIT_S to cap each training run)
+#        (vgen on PATH; set VGEN_TRAIN_TIME_LIMIT_S to cap each training run)
 # Seen on one H100 (2026-11-25): 16k clips in 26 s; VAE ~240 clips/s once decoded clips sit in RAM. On one H200
 # (2026-12-01): cache of 16k clips 2.4 min; fine step 2000 x 256 clips in 4.3 min (~2,000 clips/s).
 set -euo pipefail

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Make vgen importable on a GPU machine that already has torch (and no network): install the carried wheels
 # (.whl/: PyAV, pydantic(-settings), diffusers ...) into /tmp/site and link vgen's packages there, so the machine's
-# own torch stays. Source it: `. scripts/device_setup.sh` (or `WHL=DIR . scripts/device_setup.sh`). The wheels (38 MiB)
-# no longer fit one call beside the tree (36 MiB of it the default model): `scripts/device_parts.sh split wheels
-# .whl/*.whl` here, then carry .wheels1 and .wheels2 in two calls (`scripts/device_parts.sh collect wheels N`), the
-# second ending with `scripts/device_parts.sh unpack wheels /tmp/whl && WHL=/tmp/whl . scripts/device_setup.sh`.
+# own torch stays. Source it: `. maintainers/gpu-host/device_setup.sh` (or `WHL=DIR . maintainers/gpu-host/device_setup.sh`). The wheels (38 MiB)
+# no longer fit one call beside the tree (36 MiB of it the default model): `maintainers/gpu-host/device_parts.sh split wheels
+# .whl/*.whl` here, then carry .wheels1 and .wheels2 in two calls (`maintainers/gpu-host/device_parts.sh collect wheels N`), the
+# second ending with `maintainers/gpu-host/device_parts.sh unpack wheels /tmp/whl && WHL=/tmp/whl . maintainers/gpu-host/device_setup.sh`.
 # Fill .whl/ (git-ignored) here first:
 #   echo /.whl/ >> .git/info/exclude; for p in av==18.1.0 pydantic==2.14.4 pydantic-core==2.50.5 \
 #     pydantic-settings==2.16.3 python-dotenv typing-inspection annotated-types diffusers==0.42.1; do

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # onnxruntime-gpu on a GPU machine that takes at most 64 MiB per call (working tree included) and has no network:
-# the wheel (255 MB) travels in parts, one per call while the machine stays warm (scripts/device_parts.sh).
-#   here:  scripts/ort_gpu_parts.sh split          -> .ort1 ... .ortK (git-ignored; K printed, ~10 beside the tree)
-#   there: scripts/ort_gpu_parts.sh collect N      (in the call that carries .ortN)
-#   there: scripts/ort_gpu_parts.sh install        -> /tmp/ort; then export PYTHONPATH=/tmp/ort:$PYTHONPATH
+# the wheel (255 MB) travels in parts, one per call while the machine stays warm (maintainers/gpu-host/device_parts.sh).
+#   here:  maintainers/gpu-host/ort_gpu_parts.sh split          -> .ort1 ... .ortK (git-ignored; K printed, ~10 beside the tree)
+#   there: maintainers/gpu-host/ort_gpu_parts.sh collect N      (in the call that carries .ortN)
+#   there: maintainers/gpu-host/ort_gpu_parts.sh install        -> /tmp/ort; then export PYTHONPATH=/tmp/ort:$PYTHONPATH
 # benchmarks/export_dit.py then finds onnxruntime's CUDA provider (`vgen doctor` lists it).
 set -euo pipefail
 version=${ORT_VERSION:-1.31.1}

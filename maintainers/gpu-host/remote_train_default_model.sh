@@ -3,7 +3,7 @@
 # the machine kept between them): the first call starts train_default_model.sh in its own session, every call
 # (the first too) watches it for SECONDS and copies what is finished into OUT_DIR, so nothing is lost if the
 # machine goes away between calls.
-#   . scripts/device_setup.sh; scripts/remote_train_default_model.sh SECONDS OUT_DIR
+#   . maintainers/gpu-host/device_setup.sh; maintainers/gpu-host/remote_train_default_model.sh SECONDS OUT_DIR
 # Env: WORK (default /tmp/w), NUM (clips, 16000), TL (time limit of each training run, s: 1150 by default, so the
 # whole chain fits one 30-minute machine), VAE (default: the VAE in the repo; VAE= trains it first), FROM and
 # EVAL_N, DIT_ARGS, FINE_ARGS, FINE_RECIPE, DATA_ARGS, FIT_STEPS, GROW (see train_default_model.sh: FROM=plugins/shapes_model/weights continues the shipped model).
@@ -15,9 +15,9 @@ work=${WORK:-/tmp/w}; here=$(cd "$(dirname "$0")" && pwd)
 mkdir -p "$work" "$out"
 running() { pgrep -f "[t]rain_default_model.sh $work" >/dev/null; }  # [t]: never matches this script's own line
 if ! running && [ ! -f "$work/done" ]; then
-  VGEN_TRAIN_TIME_LIMIT_S=${TL:-1150} SHIP=1 SHIP_TO="$work/ship" VAE=${VAE-$here/../plugins/shapes_model/weights/vae} \
+  VGEN_TRAIN_TIME_LIMIT_S=${TL:-1150} SHIP=1 SHIP_TO="$work/ship" VAE=${VAE-$here/../../plugins/shapes_model/weights/vae} \
     FROM=${FROM:-} FINE_RECIPE=${FINE_RECIPE:-} DATA_ARGS=${DATA_ARGS:-} EVAL_N=${EVAL_N:-200} DIT_ARGS=${DIT_ARGS:-} FINE_ARGS=${FINE_ARGS:-} DATA_SEED=${DATA_SEED:-0} FIT_STEPS=${FIT_STEPS:-} GROW=${GROW:-} \
-    setsid nohup bash -c "'$here/train_default_model.sh' '$work' ${NUM:-16000} && touch '$work/done'" \
+    setsid nohup bash -c "'$here/../../scripts/train_default_model.sh' '$work' ${NUM:-16000} && touch '$work/done'" \
     >> "$work.log" 2>&1 < /dev/null &
   sleep 2
 fi

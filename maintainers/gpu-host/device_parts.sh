@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Carry files bigger than what one device call takes (64 MiB with the working tree, which holds the default model's
 # weights) to the GPU machine in parts: one part per call while the machine stays warm, reassembled there.
-#   here:  scripts/device_parts.sh split NAME FILE...   -> .NAME1 ... .NAMEk (git-ignored; sized to fit beside the
+#   here:  maintainers/gpu-host/device_parts.sh split NAME FILE...   -> .NAME1 ... .NAMEk (git-ignored; sized to fit beside the
 #                                                          tree; prints k and the calls to make)
-#   there: scripts/device_parts.sh collect NAME N        (in the call that carries .NAMEN; parts wait in /tmp/parts)
-#   there: scripts/device_parts.sh unpack NAME DIR       -> the FILEs in DIR (checks the sha256 taken here)
+#   there: maintainers/gpu-host/device_parts.sh collect NAME N        (in the call that carries .NAMEN; parts wait in /tmp/parts)
+#   there: maintainers/gpu-host/device_parts.sh unpack NAME DIR       -> the FILEs in DIR (checks the sha256 taken here)
 # Wheels then install with `python3 -m pip install -q --no-index --no-deps --target /tmp/site DIR/*.whl`.
 set -euo pipefail
 cmd=${1:-}; name=${2:-}
@@ -27,7 +27,7 @@ case "$cmd" in
     done
     rm -rf "$tmp"
     echo "$k parts of at most $((room / 1024 / 1024)) MiB: carry .${name}1 ... .$name$k, one per call:"
-    echo "  scripts/device_parts.sh collect $name N   (then: scripts/device_parts.sh unpack $name DIR)";;
+    echo "  maintainers/gpu-host/device_parts.sh collect $name N   (then: maintainers/gpu-host/device_parts.sh unpack $name DIR)";;
   collect)
     n=${3:?part number}; mkdir -p /tmp/parts
     cp ".$name$n/$name.tar.$n" ".$name$n/$name.sha256" /tmp/parts/

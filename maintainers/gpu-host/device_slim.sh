@@ -2,11 +2,11 @@
 # A GPU call sends the working tree (64 MiB a call, carried files included); the default model's weights are 35 MiB
 # of it. Calls that need no weights in the repo (the training chain copies them to the machine's /tmp in its first
 # call) can carry 2.5x more beside a 1 MiB tree: hide the weights here, make those calls, then show them again.
-#   scripts/device_slim.sh hide   -> plugins/shapes_model/weights moved to .slim/ (git-ignored); the tree is ~1 MiB
-#   scripts/device_slim.sh show   -> moved back (do this before any commit: git sees the weights as deleted)
+#   maintainers/gpu-host/device_slim.sh hide   -> plugins/shapes_model/weights moved to .slim/ (git-ignored); the tree is ~1 MiB
+#   maintainers/gpu-host/device_slim.sh show   -> moved back (do this before any commit: git sees the weights as deleted)
 # Seen 2026-12-01: a deleted tracked file does not travel, so onnxruntime-gpu went in 4 calls of 49 MiB, not 10.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 w=plugins/shapes_model/weights
 grep -qx "/.slim/" .git/info/exclude 2>/dev/null || echo "/.slim/" >> .git/info/exclude
 case "${1:-}" in

@@ -4,7 +4,7 @@
 # SECONDS and packs the files under WORK matching KEEP (globs relative to WORK) into one tar, split into
 # OUT_DIR/keep.tar.aa, .ab, ... of 15 MiB (a call brings back only a few files, each at most 16 MiB; here:
 # `cat keep.tar.* | tar -x`), so nothing finished is lost if the machine goes away between calls.
-#   KEEP="*/test.json */metrics.jsonl" scripts/remote_job.sh SECONDS OUT_DIR WORK COMMAND [ARGS...]
+#   KEEP="*/test.json */metrics.jsonl" maintainers/gpu-host/remote_job.sh SECONDS OUT_DIR WORK COMMAND [ARGS...]
 # COMMAND's output goes to WORK.log (copied as OUT_DIR/job.log); it is done once it exits 0 (WORK.done).
 set -u
 secs=${1:?seconds to watch}; out=${2:?out dir}; work=${3:?work dir}; shift 3
