@@ -6,8 +6,8 @@ import sample_toy
 import torch
 
 from vgen.errors import UserError
+from vgen.flow.guidance import GuidedVelocity
 from vgen.sample import generate
-from vgen.sample.guidance import GuidedVelocity
 
 PROMPT = ["a red ball bouncing"]
 KW = dict(frames=5, height=16, width=16, steps=3, seed=2, progress=False)
@@ -75,7 +75,7 @@ def test_image_to_video_keeps_the_encoded_first_latent_frame(pipe):
     rng = np.random.default_rng(0)
     image = rng.integers(0, 256, (24, 40, 3), dtype=np.uint8)  # other size and aspect: resized and cropped
     res = generate(pipe, PROMPT, image=image, **KW)
-    from vgen.sample.image import fit, image_latent
+    from vgen.flow.image import fit, image_latent
 
     fitted, note = fit(image, 16, 16)
     assert fitted.shape == (16, 16, 3) and "cropped" in note and res.info["image_note"] == note
@@ -88,7 +88,7 @@ def test_image_to_video_keeps_the_encoded_first_latent_frame(pipe):
 
 @pytest.mark.parametrize("mode", ["model", "sequential"])
 def test_offload_gives_the_same_video_and_leaves_weights_on_the_host(pipe, mode):
-    from vgen.sample.offload import Placement
+    from vgen.flow.offload import Placement
 
     ref = generate(pipe, PROMPT, guidance=2.0, negative="x", **KW)
     placement = Placement(pipe, "cpu", mode)
@@ -107,7 +107,7 @@ def test_offload_gives_the_same_video_and_leaves_weights_on_the_host(pipe, mode)
 @pytest.mark.gpu
 @pytest.mark.parametrize("mode", ["model", "sequential"])
 def test_offload_on_cuda_keeps_weights_off_the_gpu(mode):
-    from vgen.sample.offload import Placement
+    from vgen.flow.offload import Placement
 
     torch.manual_seed(0)
     pipe = sample_toy.factory()

@@ -1,9 +1,9 @@
-"""SDEdit (vgen.sample.refine): clean latents noised to a sigma of the default schedule and denoised from there."""
+"""SDEdit (vgen.flow.renoise): clean latents noised to a sigma of the default schedule and denoised from there."""
 
 import pytest
 import torch
 
-from vgen.sample.refine import denoise_from, tail
+from vgen.flow.renoise import denoise_from, tail
 
 
 class Oracle:

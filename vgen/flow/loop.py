@@ -2,11 +2,14 @@
 
 Every step is model-agnostic: it only uses the VideoPipeline protocol (vgen/pipeline.py). Noise is drawn on the
 CPU from ``torch.Generator().manual_seed(seed)`` per sample, so a seed gives the same video on any device and in
-any batch.
+any batch. ``generate`` reads as its four steps: encode the prompts, prepare the latents (and the image constraint),
+denoise, decode.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import time
 from dataclasses import dataclass, field
 
@@ -15,11 +18,12 @@ import torch
 
 from vgen import console, registry
 from vgen.errors import UserError
+from vgen.flow import schedules
+from vgen.flow.guidance import GuidedVelocity
+from vgen.flow.image import fit, image_latent, load_image
+from vgen.flow.offload import Placement
+from vgen.flow.progress import step_bar
 from vgen.pipeline import latent_shape
-from vgen.sample import schedules
-from vgen.sample.guidance import GuidedVelocity
-from vgen.sample.offload import Placement
-from vgen.sample.progress import step_bar
 
 
 @dataclass
@@ -37,6 +41,10 @@ class SampleResult:
         return to_uint8(self.frames)
 
 
+# ----------------------------------------------------------------------------------------------------------------
+# Checks and defaults
+
+
 def check_video_size(pipe, frames: int, height: int, width: int) -> None:
     """One-line UserErrors for sizes the pipeline cannot take."""
     tc = pipe.temporal_compression
@@ -52,6 +60,15 @@ def check_video_size(pipe, frames: int, height: int, width: int) -> None:
                             f"nearest valid: {near} or {near + m}")
 
 
+def _token_counter(pipe):
+    """The pipeline's prompt token count: ``count_prompt_tokens``, else its ``tokenizer``; None when it has neither."""
+    count = getattr(pipe, "count_prompt_tokens", None)  # optional pipeline attributes (see vgen/pipeline.py)
+    tokenizer = getattr(pipe, "tokenizer", None)
+    if count is None and callable(tokenizer):
+        return lambda p: len(tokenizer(p, add_special_tokens=False)["input_ids"])
+    return count if callable(count) else None
+
+
 def check_prompts(pipe, prompts: list[str]) -> list[str]:
     """Empty prompts are errors; over-long ones are truncated by the encoder, with a warning naming the limit."""
     if not prompts:
@@ -59,20 +76,15 @@ def check_prompts(pipe, prompts: list[str]) -> list[str]:
     for p in prompts:
         if not isinstance(p, str) or not p.strip():
             raise UserError("empty prompt")
-    limit = getattr(pipe, "max_prompt_tokens", None)  # optional pipeline attributes (see vgen/pipeline.py)
-    count = getattr(pipe, "count_prompt_tokens", None)
-    tokenizer = getattr(pipe, "tokenizer", None)
-    if limit and count is None and callable(tokenizer):
-        def count(p):
-            return len(tokenizer(p, add_special_tokens=False)["input_ids"])
+    limit = getattr(pipe, "max_prompt_tokens", None)
+    count = _token_counter(pipe) if limit else None
     truncated = []
-    if limit and callable(count):
-        for p in prompts:
-            n = count(p)
-            if n > limit:
-                truncated.append(p)
-                console.warn(f"prompt is {n} tokens, the text encoder takes {limit}: truncated "
-                             f"({p[:40]!r}{'...' if len(p) > 40 else ''})")
+    for p in prompts if count is not None else ():
+        n = count(p)
+        if n > limit:
+            truncated.append(p)
+            console.warn(f"prompt is {n} tokens, the text encoder takes {limit}: truncated "
+                         f"({p[:40]!r}{'...' if len(p) > 40 else ''})")
     return truncated
 
 
@@ -96,6 +108,23 @@ def resolve_options(pipe, *, steps=None, sampler=None, schedule=None, shift=None
                 width=int(width if width is not None else d.get("width", 256)))
 
 
+def check_guidance_interval(interval) -> tuple[float, float] | None:
+    if interval is None:
+        return None
+    lo, hi = map(float, interval)
+    if not 0 <= lo <= hi <= 1:
+        raise UserError(f"guidance interval must be 0 <= lo <= hi <= 1 (sigmas), got {lo},{hi}")
+    return lo, hi
+
+
+def check_seeds(seed: int | list[int], count: int) -> list[int]:
+    """One seed per prompt: ``seed`` repeated, or the list given (which must have one per prompt)."""
+    seeds = [int(s) for s in (seed if isinstance(seed, (list, tuple)) else [seed] * count)]
+    if len(seeds) != count:
+        raise UserError(f"{len(seeds)} seeds for {count} prompts")
+    return seeds
+
+
 def set_vae_tiling(vae, enable: bool) -> bool:
     """Switch tiling on a VAE that supports it (diffusers' enable_tiling/disable_tiling or ``use_tiling``)."""
     if hasattr(vae, "enable_tiling") and hasattr(vae, "disable_tiling"):
@@ -107,14 +136,10 @@ def set_vae_tiling(vae, enable: bool) -> bool:
     return False
 
 
-def _module_place(module: torch.nn.Module):
+def module_place(module: torch.nn.Module) -> tuple[torch.device, torch.dtype]:
+    """(device, dtype) of the module's first parameter; (cpu, float32) for a module without any."""
     p = next(module.parameters(), None)
     return (p.device, p.dtype) if p is not None else (torch.device("cpu"), torch.float32)
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def noise_source(shape, seeds: list[int], generator: torch.Generator | None = None):
@@ -125,6 +150,89 @@ def noise_source(shape, seeds: list[int], generator: torch.Generator | None = No
         return lambda: torch.randn(shape, generator=generator, device=generator.device, dtype=torch.float32).cpu()
     gens = [torch.Generator().manual_seed(int(s)) for s in seeds]
     return lambda: torch.stack([torch.randn(shape[1:], generator=g, dtype=torch.float32) for g in gens])
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# The steps of one generation
+
+
+class Clock:
+    """Seconds per named stage, the device synchronised at both ends so queued GPU work counts where it belongs."""
+
+    def __init__(self, device: torch.device):
+        self.device = device
+        self.timings: dict[str, float] = {}
+
+    def _sync(self) -> None:
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+
+    @contextlib.contextmanager
+    def __call__(self, name: str):
+        self._sync()
+        t0 = time.perf_counter()
+        yield
+        self._sync()
+        self.timings[name] = self.timings.get(name, 0.0) + time.perf_counter() - t0
+
+
+def encode_prompts(pipe, prompts: list[str], negative: str, use_cfg: bool, device, dtype):
+    """(cond, uncond) text embeddings; uncond (the negative prompt for each video) only under true CFG."""
+    cond = pipe.encode_prompt(prompts, device=device, dtype=dtype)
+    uncond = pipe.encode_prompt([negative] * len(prompts), device=device, dtype=dtype) if use_cfg else None
+    return cond, uncond
+
+
+def initial_latents(shape: tuple[int, ...], latents: torch.Tensor | None, draw) -> torch.Tensor:
+    """The state sampling starts from, on the CPU: ``latents`` when given (checked against ``shape``), else noise."""
+    if latents is None:
+        return draw()
+    if tuple(latents.shape) != shape:
+        raise UserError(f"latents must have shape {shape}, got {tuple(latents.shape)}")
+    return latents.to(torch.float32).cpu()
+
+
+def keep_first_frame(first: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+    """HunyuanVideo-I2V's constraint: the clean first latent frame is re-imposed on every state."""
+    return torch.cat([first, z[:, :, 1:]], dim=2)
+
+
+def load_first_frame(image, height: int, width: int):
+    """The image fitted to (height, width) as uint8 (H, W, 3), and the note on how it was fitted (None if as is)."""
+    picture, note = fit(load_image(image), height, width)
+    if note:
+        console.info(f"note: {note}")
+    return picture, note
+
+
+def denoise(solver, velocity, x: torch.Tensor, sigmas: torch.Tensor, *, constrain=None, draw=None,
+            progress: bool = True, on_step=None) -> torch.Tensor:
+    """Run ``solver`` over ``sigmas`` from ``x`` with a progress bar; ``on_step(i, z)`` after each step."""
+    steps = len(sigmas) - 1
+    with step_bar(steps, f"sampling {steps} steps", progress) as advance:
+        def step_done(i, z):
+            advance()
+            if on_step is not None:
+                on_step(i, z)
+
+        # fresh noise each step, from each video's seed; only stochastic samplers take it (a plugin's may not)
+        extra = {"noise": draw} if getattr(solver, "stochastic", False) else {}
+        return solver.sample(velocity, x, sigmas.to(x.device), constrain=constrain, on_step=step_done, **extra)
+
+
+def decode_frames(pipe, x: torch.Tensor, dtype) -> torch.Tensor:
+    """(B, T, H, W, 3) float32 frames in [0, 1] on the CPU."""
+    video = pipe.decode(x.to(dtype))
+    return video.to(torch.float32).clamp(0, 1).permute(0, 2, 3, 4, 1).cpu()
+
+
+def wants_tiling(vae_tiling: str, opts: dict, tile_above: int) -> bool:
+    pixels = opts["frames"] * opts["height"] * opts["width"]
+    return vae_tiling == "on" or (vae_tiling == "auto" and pixels > tile_above)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# The whole generation
 
 
 @torch.no_grad()
@@ -151,101 +259,36 @@ def generate(pipe, prompts: list[str] | str, *, steps: int | None = None, sample
     check_video_size(pipe, opts["frames"], opts["height"], opts["width"])
     solver = registry.get("sampler", opts["sampler"]).factory()
     sigmas = schedules.sigmas(opts["schedule"], opts["steps"], opts["shift"])
-    if guidance_interval is not None:
-        lo, hi = map(float, guidance_interval)
-        if not 0 <= lo <= hi <= 1:
-            raise UserError(f"guidance interval must be 0 <= lo <= hi <= 1 (sigmas), got {lo},{hi}")
-        guidance_interval = (lo, hi)
-
-    place_device, place_dtype = _module_place(pipe.transformer)
+    guidance_interval = check_guidance_interval(guidance_interval)
+    place_device, place_dtype = module_place(pipe.transformer)
     device = torch.device(device) if device is not None else (placement.device if placement else place_device)
     dtype = dtype or place_dtype
     placement = placement or Placement(pipe, device)
-    b = len(prompts)
-    seeds = [int(s) for s in (seed if isinstance(seed, (list, tuple)) else [seed] * b)]
-    if len(seeds) != b:
-        raise UserError(f"{len(seeds)} seeds for {b} prompts")
-    timings: dict[str, float] = {}
+    seeds = check_seeds(seed, len(prompts))
+    clock = Clock(device)
 
-    def timed(name, fn):
-        _sync(device)
-        t0 = time.perf_counter()
-        out = fn()
-        _sync(device)
-        timings[name] = timings.get(name, 0.0) + time.perf_counter() - t0
-        return out
-
-    # text
-    use_cfg = opts["guidance"] != 1.0
-
-    def encode():
-        with placement.stage("text"):
-            cond = pipe.encode_prompt(prompts, device=device, dtype=dtype)
-            uncond = pipe.encode_prompt([negative] * b, device=device, dtype=dtype) if use_cfg else None
-        return cond, uncond
-
-    cond, uncond = timed("encode_prompt", encode)
-
-    # noise and the image latent
-    shape = latent_shape(pipe, b, opts["frames"], opts["height"], opts["width"])
-    if latents is not None:
-        if tuple(latents.shape) != shape:
-            raise UserError(f"latents must have shape {shape}, got {tuple(latents.shape)}")
-        x = latents.to(torch.float32).cpu()
+    with clock("encode_prompt"), placement.stage("text"):
+        cond, uncond = encode_prompts(pipe, prompts, negative, opts["guidance"] != 1.0, device, dtype)
+    shape = latent_shape(pipe, len(prompts), opts["frames"], opts["height"], opts["width"])
     draw = noise_source(shape, seeds, generator)
-    if latents is None:
-        x = draw()
-    x = x.to(device)
-    constrain = None
-    image_note = None
-    first = None
+    x = initial_latents(shape, latents, draw).to(device)
+    constrain = image_note = None
     if image is not None:
-        from vgen.sample import image as image_mod
-
-        picture, image_note = image_mod.fit(image_mod.load_image(image), opts["height"], opts["width"])
-        if image_note:
-            console.info(f"note: {image_note}")
-
-        def encode_image():
-            with placement.stage("vae"):
-                return image_mod.image_latent(pipe, picture, b, device, dtype)
-
-        first = timed("encode_image", encode_image).to(device)
-
-        def constrain(z):  # HunyuanVideo-I2V: the clean first latent frame is re-imposed on every state
-            return torch.cat([first, z[:, :, 1:]], dim=2)
-
-    # denoise
+        picture, image_note = load_first_frame(image, opts["height"], opts["width"])
+        with clock("encode_image"), placement.stage("vae"):
+            first = image_latent(pipe, picture, len(prompts), device, dtype).to(device)
+        constrain = functools.partial(keep_first_frame, first)
     velocity = GuidedVelocity(pipe, cond, uncond, scale=opts["guidance"], embedded=opts["embedded_guidance"],
                               interval=guidance_interval, batch=cfg_batch, device=device, dtype=dtype)
-
-    def denoise():
-        with placement.stage("denoise"), step_bar(opts["steps"], f"sampling {opts['steps']} steps", progress) as adv:
-            def step_done(i, z):
-                adv()
-                if on_step is not None:
-                    on_step(i, z)
-
-            # fresh noise each step, from each video's seed; only stochastic samplers take it (a plugin's may not)
-            extra = {"noise": draw} if getattr(solver, "stochastic", False) else {}
-            return solver.sample(velocity, x, sigmas.to(device), constrain=constrain, on_step=step_done, **extra)
-
-    x = timed("denoise", denoise)
-    timings["s_per_step"] = timings["denoise"] / opts["steps"]
-
-    # decode
-    pixels = opts["frames"] * opts["height"] * opts["width"]
-    tiled = vae_tiling == "on" or (vae_tiling == "auto" and pixels > tile_above)
-    tiled = set_vae_tiling(pipe.vae, tiled)
+    with clock("denoise"), placement.stage("denoise"):
+        x = denoise(solver, velocity, x, sigmas, constrain=constrain, draw=draw, progress=progress, on_step=on_step)
+    clock.timings["s_per_step"] = clock.timings["denoise"] / opts["steps"]
+    tiled = set_vae_tiling(pipe.vae, wants_tiling(vae_tiling, opts, tile_above))
     video = torch.empty(0)
     if decode:
-        def run_decode():
-            with placement.stage("vae"):
-                return pipe.decode(x.to(dtype))
-
-        video = timed("decode", run_decode)
-        video = video.to(torch.float32).clamp(0, 1).permute(0, 2, 3, 4, 1).cpu()
+        with clock("decode"), placement.stage("vae"):
+            video = decode_frames(pipe, x, dtype)
     info = dict(opts, seeds=seeds, negative=negative, guidance_interval=guidance_interval, vae_tiling=tiled,
                 model_calls=velocity.calls, truncated_prompts=len(truncated), image_note=image_note,
                 device=str(device), dtype=str(dtype).replace("torch.", ""))
-    return SampleResult(frames=video, latents=x.cpu(), timings=timings, sigmas=sigmas, info=info)
+    return SampleResult(frames=video, latents=x.cpu(), timings=clock.timings, sigmas=sigmas, info=info)

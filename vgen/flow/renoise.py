@@ -1,4 +1,4 @@
-"""SDEdit's half of sampling: clean latents noised to a sigma, then denoised by the model from there.
+"""Renoising (SDEdit's half of sampling): clean latents noised to a sigma, then denoised by the model from there.
 
 Starting from a real clip's latents keeps its layout (how many objects, where, which way they move) and leaves only
 the last steps of sampling to the model, so what comes out is what those steps make of detail. Two users: the
@@ -11,9 +11,9 @@ from __future__ import annotations
 import torch
 
 from vgen import registry
-from vgen.sample import schedules
-from vgen.sample.guidance import GuidedVelocity
-from vgen.sample.loop import _module_place, resolve_options
+from vgen.flow import schedules
+from vgen.flow.guidance import GuidedVelocity
+from vgen.flow.loop import module_place, resolve_options
 
 
 def _from(opts: dict, sigma: float) -> torch.Tensor:
@@ -38,7 +38,7 @@ def denoise_from(pipe, latents: torch.Tensor, prompts: list[str], sigma: float, 
     if len(sigmas) < 2:
         return x
     x = sigmas[0] * noise.to(x) + (1 - sigmas[0]) * x
-    dtype = dtype or _module_place(pipe.transformer)[1]
+    dtype = dtype or module_place(pipe.transformer)[1]
     cond = pipe.encode_prompt(list(prompts), device=latents.device, dtype=dtype)
     uncond = None
     if opts["guidance"] != 1.0:

@@ -1,9 +1,9 @@
-"""``vgen sample``: text (and image) to video with any registered pipeline.
+"""The ``vgen sample`` stage: settings (``vgen.sample.settings``) and jobs -> MP4 + sidecar JSON (``vgen.sample.run``,
+including ``--from`` replay and the parallel ranks of a torchrun launch).
 
-``vgen.sample.generate(pipe, prompts, ...)`` is the library entry point (vgen/sample/loop.py);
-``vgen.sample.run`` holds what the CLI calls (outputs, sidecars, ``--from`` replay);
-``vgen.sample.schedules.sigmas(name, steps, shift)`` gives a sigma table. Imports are lazy: the recipe loader
-imports ``vgen.sample.settings`` and must stay fast.
+The sampling itself lives in ``vgen.flow`` (shared with other stages); ``vgen.sample.generate(pipe, prompts, ...)``
+and ``SampleResult`` are re-exported here for library users. Imports are lazy: the recipe loader imports
+``vgen.sample.settings`` and must stay fast.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ __all__ = ["generate", "SampleResult"]
 
 def __getattr__(name):
     if name in __all__:
-        from vgen.sample import loop
+        from vgen.flow import loop
 
         return getattr(loop, name)
     raise AttributeError(name)
