@@ -11,12 +11,6 @@ class UserError(VgenError):
     exit_code = 2
 
 
-class InternalError(VgenError):
-    """A failure that is ours, not the user's: exit code 1."""
-
-    exit_code = 1
-
-
 def nearest_4k1(frames: int) -> tuple[int, int]:
     """The valid frame counts (4k+1) just below and above ``frames``."""
     lower = max(1, (frames - 1) // 4 * 4 + 1)

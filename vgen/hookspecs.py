@@ -1,7 +1,9 @@
-"""Every vgen hook. Each register_* hook receives a ``register(name, factory, **meta)`` callback.
+"""Every vgen hook. Each ``register_*`` hook receives a ``register(name, factory, override=False, **meta)`` callback.
 
-``factory`` builds the backend when it is used (keep imports of heavy modules inside it so start-up stays fast);
-``meta`` is free-form and shows in ``vgen plugins`` (``description=`` is the one line printed there).
+``factory`` builds the backend when it is used (keep imports of heavy modules inside it so start-up stays fast); what
+it builds implements the Protocol named in the hook's docstring (all in ``vgen.contract``). ``meta`` shows in
+``vgen plugins`` (``description=`` is the one line printed there); the keys vgen itself reads are listed per hook in
+docs/plugins.md. A name another plugin registered already is refused unless ``override=True``.
 """
 
 import pluggy
@@ -11,50 +13,40 @@ hookimpl = pluggy.HookimplMarker("vgen")
 
 
 @hookspec
-def register_text_encoders(register):
-    """Register text encoders (LLM hidden states, CLIP pooled, T5/UL2, ByT5, ...)."""
-
-
-@hookspec
-def register_vaes(register):
-    """Register video autoencoders."""
-
-
-@hookspec
-def register_dits(register):
-    """Register denoising transformers."""
-
-
-@hookspec
 def register_samplers(register):
-    """Register ODE/SDE solvers (flow Euler, Heun, multistep ...)."""
+    """Register ODE/SDE solvers: ``factory(**options) -> vgen.contract.Sampler`` (vgen calls ``factory()``).
+
+    Subclass ``vgen.contract.FlowSampler`` and write ``step``. meta: ``order`` (int), ``description``.
+    """
 
 
 @hookspec
 def register_schedules(register):
-    """Register timestep/sigma schedules (shifted, linear-quadratic, linear ...)."""
+    """Register sigma schedules: ``factory() -> vgen.contract.Schedule``, a ``fn(steps, shift) -> sigmas`` (float32,
+    ``steps + 1`` values from 1 to 0). meta: ``uses_shift`` (bool), ``description``."""
 
 
 @hookspec
 def register_pipelines(register):
-    """Register model families: which encoder + VAE + DiT go together, and how their weights load."""
+    """Register model families: ``factory(weights=None, config=None, device="cpu", dtype=torch.float32, **options)
+    -> vgen.contract.VideoPipeline`` (subclass ``vgen.contract.PipelineBase``). meta: ``default`` (bool),
+    ``description``."""
 
 
 @hookspec
 def register_curation_stages(register):
-    """Register curation stages: probes, splitters, filters, scorers, captioners."""
-
-
-@hookspec
-def register_audio_models(register):
-    """Register video-to-audio models for ``vgen dub``."""
+    """Register curation stages: ``factory(settings: CurateSettings) -> stage``, the Protocol of its ``kind``
+    (``vgen.contract.SourceStage``, ``SplitStage``, ``CutStage``, ``ClipStage``, ``CaptionStage``).
+    meta: ``kind`` (source | split | cut | clip | caption, required), ``description``."""
 
 
 @hookspec
 def register_exporters(register):
-    """Register export formats (onnx, tensorrt, aoti) and the runtimes that run their artifacts."""
+    """Register export formats: ``factory() -> vgen.contract.Exporter``, which writes an engine folder that its
+    ``vgen.contract.Runtime`` runs (``vgen export FORMAT``, ``vgen sample --engine FORMAT``).
+    meta: ``available`` (a callable returning a version line or raising), ``description``."""
 
 
 @hookspec
 def register_commands(app):
-    """Add subcommands to the typer ``app``."""
+    """Add subcommands to the typer ``app`` (``vgen.cli.groups.group(app, name)`` gives a shared group)."""

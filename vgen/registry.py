@@ -1,4 +1,10 @@
-"""Lookups by name over what the plugins registered: ``get("dit", "hunyuan-video")``, ``names("sampler")``."""
+"""Lookups by name over what the plugins registered: ``get("sampler", "flow-euler")``, ``names("schedule")``.
+
+Every ``register_*`` hook gets a ``register(name, factory, override=False, **meta)`` callback. A name registered
+twice is refused (the first stays, the second plugin's failure names both) unless the second passes
+``override=True``: then it wins and ``vgen plugins`` shows whose backend it overrides. ``PROTOCOLS[kind]`` is the
+Protocol (vgen.contract) that what a factory of that kind builds implements.
+"""
 
 from __future__ import annotations
 
@@ -10,16 +16,27 @@ from vgen.errors import UserError
 
 # kind -> the hook that registers it
 HOOKS = {
-    "text_encoder": "register_text_encoders",
-    "vae": "register_vaes",
-    "dit": "register_dits",
     "sampler": "register_samplers",
     "schedule": "register_schedules",
     "pipeline": "register_pipelines",
     "curation_stage": "register_curation_stages",
-    "audio_model": "register_audio_models",
     "exporter": "register_exporters",
 }
+
+
+def __getattr__(name: str):
+    # PROTOCOLS imports vgen.contract (and torch) only when asked for: a registry lookup stays light
+    if name == "PROTOCOLS":
+        from vgen import contract
+
+        return {
+            "sampler": contract.Sampler,
+            "schedule": contract.Schedule,
+            "pipeline": contract.VideoPipeline,
+            "curation_stage": contract.CurationStage,
+            "exporter": contract.Exporter,
+        }
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass
@@ -29,6 +46,7 @@ class Backend:
     factory: Callable[..., Any]
     plugin: str
     meta: dict = field(default_factory=dict)
+    overrides: str | None = None  # the plugin whose backend of the same name this one replaced
 
     @property
     def description(self) -> str:
@@ -43,25 +61,31 @@ def reset() -> None:
     _backends = None
 
 
+def _registrar(table: dict[str, Backend], kind: str, plugin: str):
+    from vgen import plugins
+
+    def register(name: str, factory: Callable[..., Any], override: bool = False, **meta) -> None:
+        old = table.get(name)
+        if old is not None and not override:
+            plugins.fail(plugin, f"{kind.replace('_', ' ')} {name!r} is already registered by plugin {old.plugin!r} "
+                                 f"(pass override=True to replace it)")
+            return
+        table[name] = Backend(kind, name, factory, plugin, meta, overrides=old.plugin if old else None)
+
+    return register
+
+
 def _collect() -> dict[str, dict[str, Backend]]:
     from vgen import plugins
 
     pm = plugins.load_plugins()
     table: dict[str, dict[str, Backend]] = {kind: {} for kind in HOOKS}
     for kind, hook_name in HOOKS.items():
-        for impl in getattr(pm.hook, hook_name).get_hookimpls():
-            plugin_name = impl.plugin_name
-
-            def register(name, factory, _kind=kind, _plugin=plugin_name, **meta):
-                table[_kind][name] = Backend(_kind, name, factory, _plugin, meta)
-
+        for impl in getattr(pm.hook, hook_name).get_hookimpls():  # in load order: built-ins first
             try:
-                impl.function(register=register)
+                impl.function(register=_registrar(table[kind], kind, impl.plugin_name))
             except Exception as exc:
-                plugins.failures.append(
-                    plugins.PluginFailure(plugin_name, plugins.sources.get(plugin_name, "?"),
-                                          f"{hook_name}: {type(exc).__name__}: {exc}")
-                )
+                plugins.fail(impl.plugin_name, f"{hook_name}: {type(exc).__name__}: {exc}")
     return table
 
 

@@ -1,7 +1,6 @@
 """First-party flow-matching solvers and sigma schedules (``vgen plugins`` lists them).
 
-A schedule factory returns ``fn(steps, shift) -> sigmas`` (float32, ``steps + 1`` values from 1 down to 0);
-a sampler factory returns an object with ``sample(velocity, x, sigmas, constrain=None, on_step=None)``.
+They implement ``vgen.contract.Sampler`` (subclasses of ``vgen.contract.FlowSampler``) and ``vgen.contract.Schedule``.
 The math lives in ``schedules.py`` and ``solvers.py``; this module stays import-light.
 """
 

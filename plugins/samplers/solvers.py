@@ -1,57 +1,17 @@
-"""Flow-matching ODE solvers.
+"""Flow-matching ODE solvers: each one a ``FlowSampler`` (vgen.contract.sampler) that writes only its step.
 
 The state is ``x_sigma = sigma * noise + (1 - sigma) * x0``; the model gives the velocity ``v = noise - x0``, so
 ``dx/dsigma = v`` and the data prediction is ``x0 = x - sigma * v``. ``sigmas`` run from 1 down to a terminal 0.
-
-``velocity(x, sigma)`` is the (guided) model; ``constrain(x)`` re-imposes known content (image-to-video keeps the
-first latent frame) on every state the model sees and on every result; ``on_step(i, x)`` reports progress;
-``noise()`` draws fresh noise shaped like the state, for the samplers that are ``stochastic`` (seeded per video by
-the sampling loop, so a video does not depend on what else is in its batch).
-State and arithmetic are float32 whatever the model's dtype.
+``state["noise"]()`` draws fresh noise shaped like the state, for the samplers that are ``stochastic``.
 """
 
 from __future__ import annotations
 
-import abc
 import math
-from collections.abc import Callable
 
 import torch
 
-Velocity = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
-
-
-def _identity(x: torch.Tensor) -> torch.Tensor:
-    return x
-
-
-class FlowSampler(abc.ABC):
-    name = ""
-    order = 1
-    stochastic = False  # True: ``sample`` needs ``noise``
-
-    def model_calls(self, sigmas: torch.Tensor) -> int:
-        """How many times ``sample`` calls ``velocity`` for this table."""
-        return len(sigmas) - 1
-
-    def sample(self, velocity: Velocity, x: torch.Tensor, sigmas: torch.Tensor,
-               constrain: Callable | None = None, on_step: Callable | None = None,
-               noise: Callable[[], torch.Tensor] | None = None) -> torch.Tensor:
-        constrain = constrain or _identity
-        x = constrain(x.float())
-        sigmas = sigmas.to(torch.float32)
-        if self.stochastic and noise is None:
-            raise ValueError(f"{self.name} is stochastic: sample() needs noise")
-        state: dict = {"noise": noise}
-        for i in range(len(sigmas) - 1):
-            x = constrain(self.step(velocity, x, sigmas[i], sigmas[i + 1], state, constrain))
-            if on_step is not None:
-                on_step(i, x)
-        return x
-
-    @abc.abstractmethod
-    def step(self, velocity, x, sigma, sigma_next, state, constrain):
-        """One update from ``sigma`` to ``sigma_next`` (``state`` carries what multistep solvers remember)."""
+from vgen.contract.sampler import FlowSampler
 
 
 class FlowEuler(FlowSampler):

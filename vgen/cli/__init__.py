@@ -6,6 +6,7 @@ exception prints one line and exits 1; ``--debug`` shows the traceback instead.
 
 from __future__ import annotations
 
+import importlib
 import sys
 
 import click
@@ -24,7 +25,7 @@ def _exc(name: str) -> tuple[type, ...]:
 
 app = typer.Typer(
     name="vgen",
-    help="Text-to-video toolkit: curate, train, sample, edit, dub and export video models.",
+    help="Text-to-video toolkit: curate, train, sample and export video models.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -49,20 +50,32 @@ def _global(
 
 
 def build_app() -> typer.Typer:
-    """Attach every plugin's commands (the built-in ones included) to the app, once."""
+    """Attach every plugin's commands to the app, once: first vgen's own command modules (this package, registered
+    here rather than by the plugin manager so that library imports of vgen never import the CLI), then the plugins'."""
     from vgen import plugins
 
     if not getattr(app, "_vgen_built", False):
         pm = plugins.load_plugins()
-        for impl in pm.hook.register_commands.get_hookimpls():
+        own = list(plugins.package_modules([__name__]))
+        for name in own:
+            if not pm.has_plugin(name):
+                plugins.register_module(name, plugins.BUILTIN, lambda m=name: importlib.import_module(m))
+        impls = pm.hook.register_commands.get_hookimpls()
+        for impl in sorted(impls, key=lambda i: i.plugin_name not in own):  # built-in commands first
             try:
                 impl.function(app=app)
             except Exception as exc:
-                plugins.failures.append(plugins.PluginFailure(
-                    impl.plugin_name, plugins.sources.get(impl.plugin_name, "?"),
-                    f"register_commands: {type(exc).__name__}: {exc}"))
+                plugins.fail(impl.plugin_name, f"register_commands: {type(exc).__name__}: {exc}")
         app._vgen_built = True
     return app
+
+
+def _report_plugin_failures() -> None:
+    """Each plugin failure once, one stderr line each (``vgen plugins`` lists them all)."""
+    from vgen import plugins
+
+    for failure in plugins.unreported():
+        console.warn(failure.line())
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -104,6 +117,8 @@ def main(argv: list[str] | None = None) -> int:
             raise
         console.error(f"internal error: {type(exc).__name__}: {exc}".replace("\n", " ") + " (rerun with --debug)")
         return 1
+    finally:
+        _report_plugin_failures()
 
 
 def run() -> None:
