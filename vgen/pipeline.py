@@ -6,14 +6,21 @@ A pipeline plugin registers ``register("name", factory, description=...)`` in ``
 
 Stages only talk to the methods below, so they know nothing of a particular model. Shapes are batch-first;
 videos are (B, C, T, H, W); pixel values are in [-1, 1] going into the VAE and [0, 1] coming out of ``decode``.
+
+A pipeline also says what only it knows: which of its modules a training target trains (``trainable``) and how its
+denoiser splits over a process group (``sequence_parallel``). ``PipelineBase`` gives the defaults: every module a
+pipeline holds, a DiT or a whole VAE trained, and no sequence parallelism.
 """
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 import torch
+
+from vgen.errors import UserError
 
 TextEmbeds = dict[str, torch.Tensor]  # what the DiT takes besides latents: hidden states, masks, pooled vectors
 
@@ -52,6 +59,54 @@ class VideoPipeline(Protocol):
     def weight_files(self) -> list[Path]:
         """The files the weights came from (for provenance hashes); empty for random weights."""
 
+    def modules(self) -> dict[str, torch.nn.Module]:
+        """Every module of the pipeline by name (what training freezes before it unfreezes what it trains)."""
+
+    def trainable(self, target: str, part: str = "all") -> torch.nn.Module:
+        """Freeze every module, unfreeze what training target ``target`` ("dit" or "vae") trains and return that
+        module; ``part`` "decoder" (target "vae") keeps what makes the latents frozen. UserError when unknown."""
+
+    def sequence_parallel(self, group, checkpointing: bool = False) -> AbstractContextManager:
+        """A context inside which ``denoise`` runs sequence-parallel over the ranks of ``group`` (forward and
+        backward; every rank passes the same inputs and gets the full output). ``checkpointing``: the denoiser
+        recomputes its blocks in backward, through the parallel hooks. UserError if the pipeline cannot split."""
+
+
+TARGETS = ("dit", "vae")  # what `vgen train` trains: the denoiser or the autoencoder
+
+
+class PipelineBase:
+    """Defaults of the pipeline methods that stages other than sampling use; a pipeline class inherits them and
+    overrides what its model does differently."""
+
+    name: str = "pipeline"
+
+    def modules(self) -> dict[str, torch.nn.Module]:
+        return {k: v for k, v in vars(self).items() if isinstance(v, torch.nn.Module)}
+
+    def trainable(self, target: str, part: str = "all") -> torch.nn.Module:
+        if target not in TARGETS:
+            raise UserError(f"unknown training target {target!r}; known: {', '.join(TARGETS)}")
+        parts = ("all", "decoder") if target == "vae" else ("all",)
+        if part not in parts:
+            raise UserError(f"target {target!r} trains one of: {', '.join(parts)}; got {part!r}")
+        for module in self.modules().values():
+            module.requires_grad_(False)
+        module = self.transformer if target == "dit" else self.vae
+        module.requires_grad_(True)
+        if part == "decoder":
+            for frozen in self.latent_modules():
+                frozen.requires_grad_(False)
+        return module
+
+    def latent_modules(self) -> list[torch.nn.Module]:
+        """The parts of the VAE that make the latents: frozen when only the decoder trains, so that latents a DiT
+        was trained on keep their meaning."""
+        raise UserError(f"pipeline {self.name} cannot train its VAE's decoder alone")
+
+    def sequence_parallel(self, group, checkpointing: bool = False) -> AbstractContextManager:
+        raise UserError(f"pipeline {self.name} cannot split over a process group")
+
 
 def cat_text(parts: list[TextEmbeds]) -> TextEmbeds:
     """Concatenate text conditioning along the batch (CFG batches cond and uncond); pads sequence lengths."""
@@ -64,10 +119,6 @@ def cat_text(parts: list[TextEmbeds]) -> TextEmbeds:
                        for t in tensors]
         out[key] = torch.cat(tensors, dim=0)
     return out
-
-
-def repeat_text(text: TextEmbeds, n: int) -> TextEmbeds:
-    return {k: v.repeat_interleave(n, dim=0) for k, v in text.items()}
 
 
 def latent_shape(pipe: VideoPipeline, batch: int, frames: int, height: int, width: int) -> tuple[int, ...]:

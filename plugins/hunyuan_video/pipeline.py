@@ -32,6 +32,7 @@ from vgen_plugins.hunyuan_video.text_encoders import (
 )
 
 from vgen.errors import UserError
+from vgen.pipeline import PipelineBase
 
 DIFFUSERS_VERSION = "0.32.1"  # written into saved configs; the layout has not changed since
 
@@ -134,7 +135,7 @@ class CausalVAELatents:
         return (video.float() / 2 + 0.5).clamp(0, 1)
 
 
-class HunyuanVideoPipeline(CausalVAELatents):
+class HunyuanVideoPipeline(CausalVAELatents, PipelineBase):
     """HunyuanVideo text-to-video: ``encode_prompt`` -> ``denoise`` (per step) -> ``decode``."""
 
     name = "hunyuan-video"
@@ -218,6 +219,16 @@ class HunyuanVideoPipeline(CausalVAELatents):
 
     def weight_files(self) -> list[Path]:
         return list(self._files)
+
+    # ---- training and model parallelism --------------------------------------------------------------------------
+
+    def latent_modules(self) -> list[torch.nn.Module]:
+        return [self.vae.encoder, self.vae.quant_conv]  # what makes the latents (frozen in decoder-only training)
+
+    def sequence_parallel(self, group, checkpointing: bool = False):
+        from vgen_plugins.hunyuan_video.parallel import sequence_parallel
+
+        return sequence_parallel(self.transformer, group, checkpointing)
 
     # ---- saving and loading --------------------------------------------------------------------------------------
 

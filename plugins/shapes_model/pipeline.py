@@ -24,6 +24,7 @@ from vgen_plugins.shapes_model.clip_text import CLIPTextConfig, CLIPTextModel
 from vgen_plugins.shapes_model.tokenizer import SPECIALS, WordTokenizer
 
 from vgen.errors import UserError
+from vgen.pipeline import PipelineBase
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 MAX_TOKENS = 32  # the longest two-object prompt is 20 words + <bos>/<eos>
@@ -135,7 +136,7 @@ def resolve_config(config: str | dict | None) -> dict:
     return spec
 
 
-class ShapesPipeline(CausalVAELatents):
+class ShapesPipeline(CausalVAELatents, PipelineBase):
     """The default text-to-video model: ``encode_prompt`` (token ids) -> ``denoise`` -> ``decode``."""
 
     name = "shapes"
@@ -183,6 +184,17 @@ class ShapesPipeline(CausalVAELatents):
 
     def weight_files(self) -> list[Path]:
         return list(self._files)
+
+    # ---- training and model parallelism --------------------------------------------------------------------------
+
+    def latent_modules(self) -> list[torch.nn.Module]:
+        return [self.vae.encoder, self.vae.quant_conv]  # what makes the latents (frozen in decoder-only training)
+
+    def sequence_parallel(self, group, checkpointing: bool = False):
+        """The HunyuanVideo DiT inside the denoiser splits; the text encoder runs replicated."""
+        from vgen_plugins.hunyuan_video.parallel import sequence_parallel
+
+        return sequence_parallel(self.transformer.dit, group, checkpointing)
 
     # ---- saving and loading --------------------------------------------------------------------------------------
 

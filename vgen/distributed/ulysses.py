@@ -1,22 +1,25 @@
-"""Ulysses sequence parallelism for the HunyuanVideo DiT, without touching its code.
+"""Ulysses sequence parallelism for a DiT over [video tokens; text tokens], without touching its code.
 
-``with ulysses(dit, group):`` makes every forward of ``dit`` (a HunyuanVideoTransformer3DModel) in the block run
-sequence-parallel over the ranks of ``group``; outside the block it is the plain model again. Each rank
+The model's plugin says where its sequence lives (``SequenceSplit``): the module whose output is the video token
+sequence (B, Li, width), the module whose output for those tokens is the model's prediction, and the blocks that take
+a RoPE table of Li + Lt rows (with the position of that table among their arguments). ``with ulysses(group,
+split):`` then makes every forward of the model in the block run sequence-parallel over the ranks of ``group``;
+outside the block it is the plain model again. Each rank
 
-1. keeps a contiguous slice of the video tokens after the patch embedding (padded with zeros to a multiple of the
-   group size; the padding keys are masked out of attention) and all the text tokens (replicated);
+1. keeps a contiguous slice of the video tokens after the embedding (padded with zeros to a multiple of the group
+   size; the padding keys are masked out of attention) and all the text tokens (replicated);
 2. rotates its video tokens with their own rows of the RoPE table (text keeps identity rotations);
 3. in each joint attention: an all-to-all turns its video q/k/v from (all heads, its tokens) into (its heads, all
    tokens), it takes its heads of the replicated text q/k/v, attends over [all video; text] with its heads, then
    an all-to-all sends the video outputs back to (all heads, its tokens) and an all-gather gives every rank the
    text outputs of all heads;
-4. after the final projection, the video tokens of all ranks are gathered, so every rank returns the full output.
+4. after the output module, the video tokens of all ranks are gathered, so every rank returns the full output.
 
 Everything but attention is per token, so the output equals the single-process one up to float rounding. The heads
-must divide by the group size (24 heads: 1, 2, 3, 4, 6, 8 ranks). The token refiner (text only) runs replicated.
+must divide by the group size. Attention outside the blocks (e.g. a text-only refiner) runs replicated.
 
-How it plugs in: forward hooks on ``x_embedder`` (shard) and ``proj_out`` (gather), forward pre-hooks on the blocks
-(RoPE rows of this shard) and ``vgen.nn.attention.attention_override`` for the joint attention calls.
+How it plugs in: forward hooks on the embedding (shard) and the output module (gather), forward pre-hooks on the
+blocks (RoPE rows of this shard) and ``vgen.nn.attention.attention_override`` for the joint attention calls.
 
 Autograd: every collective has its backward (run it inside the block when blocks are checkpointed: their recompute
 needs the hooks), with "sum over ranks" semantics: summing the parameter gradients over
@@ -25,8 +28,10 @@ the group (all-reduce SUM) gives the gradient of the sum of the ranks' losses.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import functools
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 import torch
 import torch.distributed as dist
@@ -92,6 +97,15 @@ def all_gather(x: torch.Tensor, group, dim: int) -> torch.Tensor:
 # The sequence-parallel state of one model
 
 
+@dataclass
+class SequenceSplit:
+    """Where a model's token sequence is split, as its plugin knows it."""
+
+    embed: torch.nn.Module  # output (B, Li, width): the video tokens, sharded over the ranks
+    out: torch.nn.Module  # output (B, Li_local, ...) for this rank's tokens: gathered over the ranks
+    blocks: Sequence[tuple[torch.nn.Module, int]]  # (block, index of its RoPE table among its positional arguments)
+
+
 class UlyssesAttention:
     """Per-forward state (set by the shard hook) and the joint attention over the group."""
 
@@ -105,7 +119,7 @@ class UlyssesAttention:
     # -- hooks ---------------------------------------------------------------------------------------------------
 
     def shard(self, module, args, x: torch.Tensor) -> torch.Tensor:
-        """x_embedder's output (B, Li, width) -> this rank's (B, ceil(Li / world), width) slice."""
+        """The embedding's output (B, Li, width) -> this rank's (B, ceil(Li / world), width) slice."""
         self.active = False
         self.n_video = x.shape[1]
         self.n_pad = -self.n_video % self.world
@@ -115,10 +129,9 @@ class UlyssesAttention:
             x = F.pad(x, (0, 0, 0, self.n_pad))
         return x.narrow(1, self.rank * self.n_local, self.n_local)
 
-    def block_args(self, module, args):
-        """A block's RoPE table (Li + Lt rows) -> this shard's rows + the text rows."""
+    def block_args(self, index: int, module, args):
+        """A block's RoPE table (Li + Lt rows, argument ``index``) -> this shard's rows + the text rows."""
         self.active = True
-        index = 3 if len(args) == 5 else 2  # dual-stream (x, c, cond, rope, mask) / single-stream (x, cond, rope, mask)
         rope = args[index]
         if self._rope_key is not rope:
             n_text = rope.shape[0] - self.n_video
@@ -132,7 +145,7 @@ class UlyssesAttention:
         return (*args[:index], self._rope_local, *args[index + 1:])
 
     def gather(self, module, args, out: torch.Tensor) -> torch.Tensor:
-        """proj_out's output for this rank's tokens -> for all video tokens."""
+        """The output module's output for this rank's tokens -> for all video tokens."""
         self.active = False
         return all_gather(out, self.group, dim=1)[:, : self.n_video]
 
@@ -167,13 +180,9 @@ class UlyssesAttention:
         return torch.cat([video, all_gather(out[:, :, self.world * n_local:], self.group, dim=1)], dim=2)
 
 
-def _blocks(model) -> list[torch.nn.Module]:
-    return [*model.transformer_blocks, *model.single_transformer_blocks]
-
-
 @contextmanager
-def ulysses(model: torch.nn.Module, group=None) -> Iterator[UlyssesAttention]:
-    """Run ``model`` (HunyuanVideo DiT) sequence-parallel over ``group`` (default: the world) inside the block.
+def ulysses(group, split: SequenceSplit) -> Iterator[UlyssesAttention | None]:
+    """Run the model that ``split`` points into sequence-parallel over ``group`` (None: the world) inside the block.
 
     Every rank of the group calls the model with the same inputs and gets the same (full) output."""
     if group is None and dist.is_initialized():
@@ -181,14 +190,10 @@ def ulysses(model: torch.nn.Module, group=None) -> Iterator[UlyssesAttention]:
     if group is None or dist.get_world_size(group) == 1:
         yield None
         return
-    for name in ("x_embedder", "proj_out", "transformer_blocks", "single_transformer_blocks"):
-        if not hasattr(model, name):
-            raise UserError(f"{type(model).__name__} is not a HunyuanVideo-style DiT (no {name}): "
-                            "sequence parallelism does not know where to split it")
     state = UlyssesAttention(group)
-    handles = [model.x_embedder.register_forward_hook(state.shard),
-               model.proj_out.register_forward_hook(state.gather)]
-    handles += [block.register_forward_pre_hook(state.block_args) for block in _blocks(model)]
+    handles = [split.embed.register_forward_hook(state.shard), split.out.register_forward_hook(state.gather)]
+    for block, index in split.blocks:
+        handles.append(block.register_forward_pre_hook(functools.partial(state.block_args, index)))
     try:
         with attention_override(state):
             yield state
