@@ -1,6 +1,9 @@
 import os
 
 os.environ.setdefault("MKL_CBWR", "AUTO,STRICT")  # before torch loads MKL: reproducible CPU math
+# tests never load the plugins installed on this machine or named by the shell (a test names its own)
+os.environ["VGEN_LOAD_PLUGINS"] = ""
+os.environ.pop("VGEN_PLUGINS_DIR", None)
 
 import pytest  # noqa: E402
 import torch  # noqa: E402

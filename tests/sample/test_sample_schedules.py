@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from vgen.errors import UserError
-from vgen.sample import schedules
+from vgen.flow import schedules
 
 
 @pytest.mark.parametrize("shift", [1.0, 5.0, 7.0, 17.0])
@@ -68,7 +68,8 @@ def test_plugins_lists_samplers_and_schedules_with_descriptions(capsys):
 
     assert main(["plugins", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)["plugins"]
-    backends = {(b["kind"], b["name"]): b["description"] for r in rows for b in r["backends"]}
+    backends = {(b["kind"], b["name"]): b["description"] for r in rows for b in r["backends"]
+                if r["plugin"] == "vgen_plugins.samplers"}
     for kind, names in (("sampler", ["flow-euler", "flow-heun", "flow-dpmpp-2m"]),
                         ("schedule", ["shifted", "linear-quadratic", "linear"])):
         for name in names:

@@ -5,9 +5,17 @@ import sample_toy
 import torch
 
 from vgen import registry
-from vgen.sample import generate, schedules
+from vgen.contract import FlowSampler, Sampler
+from vgen.flow import schedules
+from vgen.flow.loop import generate
 
 PROMPT = ["a red ball bouncing"]
+OURS = "vgen_plugins.samplers"
+
+
+def _ours() -> list[str]:
+    """The first-party samplers (a third-party one installed beside them is not what these tests check)."""
+    return sorted(n for n, b in registry.backends()["sampler"].items() if b.plugin == OURS)
 SIZE = dict(frames=9, height=16, width=16)
 
 
@@ -83,7 +91,7 @@ def test_stochastic_euler_noise_is_per_video(pipe):
 
 def test_model_calls_per_solver(pipe):
     sig = schedules.sigmas("shifted", 10, 3.0)
-    calls = {n: registry.get("sampler", n).factory().model_calls(sig) for n in registry.names("sampler")}
+    calls = {n: registry.get("sampler", n).factory().model_calls(sig) for n in _ours()}
     assert calls["flow-euler"] == 10 and calls["flow-dpmpp-2m"] == 10 and calls["flow-heun"] == 19
     res = generate(pipe, PROMPT, steps=10, sampler="flow-heun", progress=False, decode=False, **SIZE)
     assert res.info["model_calls"] == 19
@@ -99,7 +107,8 @@ def test_solvers_exact_on_straight_paths():
         return (x - x0) / sigma
 
     sig = schedules.sigmas("shifted", 5, 5.0)
-    for name in registry.names("sampler"):
+    assert _ours() == ["flow-dpmpp-2m", "flow-euler", "flow-euler-stochastic", "flow-heun"]
+    for name in _ours():
         gen = torch.Generator().manual_seed(0)
         out = registry.get("sampler", name).factory().sample(velocity, noise.clone(), sig,
                                                              noise=lambda g=gen: torch.randn(2, 3, generator=g))
@@ -110,3 +119,11 @@ def test_a_stochastic_sampler_without_noise_is_refused():
     with pytest.raises(ValueError, match="needs noise"):
         registry.get("sampler", "flow-euler-stochastic").factory().sample(lambda x, s: x, torch.zeros(1),
                                                                           torch.tensor([1.0, 0.0]))
+
+
+def test_first_party_samplers_are_flow_samplers_of_the_contract():
+    """The built-in solvers implement vgen.contract.Sampler through the base class in vgen/, not in the plugin."""
+    for name in _ours():
+        solver = registry.get("sampler", name).factory()
+        assert isinstance(solver, FlowSampler) and isinstance(solver, Sampler), name
+        assert solver.name == name and solver.order == registry.get("sampler", name).meta["order"]

@@ -72,8 +72,10 @@ def build_app() -> typer.Typer:
 
 def _report_plugin_failures() -> None:
     """Each plugin failure once, one stderr line each (``vgen plugins`` lists them all)."""
-    from vgen import plugins
+    from vgen import plugins, registry
 
+    if plugins._loaded:
+        registry.backends()  # collecting the backends finds names registered twice (it only calls the hooks)
     for failure in plugins.unreported():
         console.warn(failure.line())
 
