@@ -15,7 +15,6 @@ Denoising follows HunyuanVideo: the DiT sees ``timestep = sigma * 1000`` and, fo
 from __future__ import annotations
 
 import copy
-import dataclasses
 import json
 from pathlib import Path
 
@@ -24,7 +23,6 @@ from vgen_plugins.hunyuan_video.text_encoders import (
     LLM_MAX_TOKENS,
     CLIPPooledEncoder,
     LlamaPromptEncoder,
-    empty_weights,
     load_clip_text,
     load_llama,
     load_tokenizer,
@@ -32,9 +30,9 @@ from vgen_plugins.hunyuan_video.text_encoders import (
 )
 
 from vgen.errors import UserError
+from vgen.io.folders import DIFFUSERS_VERSION, config_json, load_module, make_config
+from vgen.nn.latents import VAELatents
 from vgen.pipeline import PipelineBase
-
-DIFFUSERS_VERSION = "0.32.1"  # written into saved configs; the layout has not changed since
 
 # Sampling defaults of the released model (text-to-video, 720p). "guidance" is true CFG (off), "embedded_guidance"
 # the distilled guidance the DiT takes; below 20 steps the shift rises to 17.
@@ -83,59 +81,7 @@ def _vae_classes():
     return AutoencoderKLHunyuanVideo, HunyuanVideoVAEConfig
 
 
-def _make_config(config_cls, data: dict):
-    """A config dataclass from a diffusers config.json dict (meta keys like ``_class_name`` ignored)."""
-    if hasattr(config_cls, "from_dict"):
-        return config_cls.from_dict(data)
-    known = {f.name for f in dataclasses.fields(config_cls)}
-    return config_cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items() if k in known})
-
-
-def _config_json(config, class_name: str) -> dict:
-    data = config.to_dict() if hasattr(config, "to_dict") else dataclasses.asdict(config)
-    return {"_class_name": class_name, "_diffusers_version": DIFFUSERS_VERSION,
-            **{k: list(v) if isinstance(v, tuple) else v for k, v in data.items() if not k.startswith("_")}}
-
-
-def _load_module(model_cls, config_cls, folder: Path, device, dtype):
-    """Build on meta from ``folder/config.json`` and stream the folder's safetensors in (shape-checked)."""
-    from vgen.io.checkpoint import load_into, read_config
-
-    config = _make_config(config_cls, read_config(folder))
-    with empty_weights():
-        model = model_cls(config)
-    load_into(model, folder, dtype=dtype, device=device)
-    return model.to(device=device).eval().requires_grad_(False)
-
-
-class CausalVAELatents:
-    """What a pipeline built on the HunyuanVideo causal VAE shares: device/dtype of its DiT, and scaled latents
-    (``latents = vae latents * scaling_factor``) in and out of pixel space."""
-
-    @property
-    def device(self) -> torch.device:
-        return next(self.transformer.parameters()).device
-
-    @property
-    def dtype(self) -> torch.dtype:
-        return next(self.transformer.parameters()).dtype
-
-    def encode_video(self, video: torch.Tensor, sample: bool = False,
-                     generator: torch.Generator | None = None) -> torch.Tensor:
-        """Scaled latents of a video (B, 3, 4k+1, H, W) in [-1, 1]: the posterior mean, or a sample of it."""
-        vae_dtype = next(self.vae.parameters()).dtype
-        posterior = self.vae.encode(video.to(vae_dtype))
-        latents = posterior.sample(generator) if sample else posterior.mode()
-        return latents * self.vae.config.scaling_factor
-
-    def decode(self, latents: torch.Tensor) -> torch.Tensor:
-        """Frames (B, 3, 4k+1, H, W) in [0, 1] of scaled latents."""
-        vae_dtype = next(self.vae.parameters()).dtype
-        video = self.vae.decode(latents.to(vae_dtype) / self.vae.config.scaling_factor)
-        return (video.float() / 2 + 0.5).clamp(0, 1)
-
-
-class HunyuanVideoPipeline(CausalVAELatents, PipelineBase):
+class HunyuanVideoPipeline(VAELatents, PipelineBase):
     """HunyuanVideo text-to-video: ``encode_prompt`` -> ``denoise`` (per step) -> ``decode``."""
 
     name = "hunyuan-video"
@@ -252,7 +198,7 @@ class HunyuanVideoPipeline(CausalVAELatents, PipelineBase):
                                      ("vae", "AutoencoderKLHunyuanVideo")):
                 module = getattr(self, name)
                 write_weights(tmp / name, module.state_dict(), max_shard_size)
-                (tmp / name / "config.json").write_text(json.dumps(_config_json(module.config, class_name), indent=2))
+                (tmp / name / "config.json").write_text(json.dumps(config_json(module.config, class_name), indent=2))
             for name in ("text_encoder", "text_encoder_2"):
                 getattr(self, name).save_pretrained(tmp / name, max_shard_size=max_shard_size)
             for name in ("tokenizer", "tokenizer_2"):
@@ -287,8 +233,8 @@ class HunyuanVideoPipeline(CausalVAELatents, PipelineBase):
         # tokenizers first: cheap, and a missing one should fail before gigabytes are read
         tokenizer = load_tokenizer(folder / "tokenizer", class_of("tokenizer"))
         tokenizer_2 = load_tokenizer(folder / "tokenizer_2", class_of("tokenizer_2"))
-        transformer = _load_module(*_dit_classes(), folder / "transformer", device, dtype)
-        vae = _load_module(*_vae_classes(), folder / "vae", device, dtype)
+        transformer = load_module(*_dit_classes(), folder / "transformer", device, dtype)
+        vae = load_module(*_vae_classes(), folder / "vae", device, dtype)
         llm = LlamaPromptEncoder(load_llama(folder / "text_encoder", device, dtype), tokenizer)
         clip = CLIPPooledEncoder(load_clip_text(folder / "text_encoder_2", device, dtype), tokenizer_2)
         scheduler_path = folder / "scheduler" / "scheduler_config.json"
@@ -320,8 +266,8 @@ class HunyuanVideoPipeline(CausalVAELatents, PipelineBase):
         if seed is not None and device != "meta":
             torch.manual_seed(seed)
         with torch.device(device):
-            transformer = dit_cls(_make_config(dit_cfg_cls, spec["transformer"]))
-            vae = vae_cls(_make_config(vae_cfg_cls, spec["vae"]))
+            transformer = dit_cls(make_config(dit_cfg_cls, spec["transformer"]))
+            vae = vae_cls(make_config(vae_cfg_cls, spec["vae"]))
             llm = LlamaModel(llama_cfg)
             clip = CLIPTextModel(clip_cfg)
         if not zero_init_out and device != "meta":

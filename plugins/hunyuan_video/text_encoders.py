@@ -12,12 +12,12 @@ with ``vgen.io.checkpoint.load_into`` onto modules built without memory, so peak
 
 from __future__ import annotations
 
-import contextlib
 from pathlib import Path
 
 import torch
 
 from vgen.errors import UserError
+from vgen.io.folders import empty_weights
 
 # The template of HunyuanVideo (and diffusers' DEFAULT_PROMPT_TEMPLATE); the prompt replaces "{}".
 PROMPT_TEMPLATE = (
@@ -31,27 +31,6 @@ PROMPT_TEMPLATE = (
 )
 LLM_MAX_TOKENS = 256
 CLIP_MAX_TOKENS = 77
-
-
-@contextlib.contextmanager
-def empty_weights():
-    """Build modules with parameters on the meta device (no memory, no init cost); buffers stay real.
-
-    Buffers (rotary frequencies, position ids) are small and usually not in checkpoints, so they are computed as
-    usual; parameters are filled later by ``load_into``.
-    """
-    original = torch.nn.Module.register_parameter
-
-    def register_parameter(module, name, param):
-        original(module, name, param)
-        if param is not None and param.device.type != "meta":
-            module._parameters[name] = torch.nn.Parameter(param.to("meta"), requires_grad=param.requires_grad)
-
-    torch.nn.Module.register_parameter = register_parameter
-    try:
-        yield
-    finally:
-        torch.nn.Module.register_parameter = original
 
 
 def load_tokenizer(folder: str | Path, class_name: str | None = None):

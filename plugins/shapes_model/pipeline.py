@@ -19,11 +19,12 @@ from pathlib import Path
 
 import torch
 from torch import nn
-from vgen_plugins.hunyuan_video.pipeline import CausalVAELatents
 from vgen_plugins.shapes_model.clip_text import CLIPTextConfig, CLIPTextModel
 from vgen_plugins.shapes_model.tokenizer import SPECIALS, WordTokenizer
 
 from vgen.errors import UserError
+from vgen.io.folders import config_json, load_module
+from vgen.nn.latents import VAELatents
 from vgen.pipeline import PipelineBase
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
@@ -136,7 +137,7 @@ def resolve_config(config: str | dict | None) -> dict:
     return spec
 
 
-class ShapesPipeline(CausalVAELatents, PipelineBase):
+class ShapesPipeline(VAELatents, PipelineBase):
     """The default text-to-video model: ``encode_prompt`` (token ids) -> ``denoise`` -> ``decode``."""
 
     name = "shapes"
@@ -200,8 +201,6 @@ class ShapesPipeline(CausalVAELatents, PipelineBase):
 
     def save(self, folder: str | Path, max_shard_size: int | str = "14MB", dtype: torch.dtype | None = None) -> Path:
         """Write the folder atomically; ``dtype`` (e.g. bf16) casts floating weights on the way out."""
-        from vgen_plugins.hunyuan_video.pipeline import _config_json
-
         from vgen.io.atomic import atomic_dir
         from vgen.io.checkpoint import write_weights
 
@@ -218,7 +217,7 @@ class ShapesPipeline(CausalVAELatents, PipelineBase):
             for name, module, class_name in (("transformer", self.transformer.dit, "HunyuanVideoTransformer3DModel"),
                                              ("vae", self.vae, "AutoencoderKLHunyuanVideo")):
                 write_weights(tmp / name, cast(module.state_dict()), max_shard_size)
-                (tmp / name / "config.json").write_text(json.dumps(_config_json(module.config, class_name), indent=2))
+                (tmp / name / "config.json").write_text(json.dumps(config_json(module.config, class_name), indent=2))
             write_weights(tmp / "text_encoder", cast(self.text_encoder.state_dict()), max_shard_size,
                           weights_name="model.safetensors")
             self.text_encoder.config.to_json_file(str(tmp / "text_encoder" / "config.json"))
@@ -227,8 +226,6 @@ class ShapesPipeline(CausalVAELatents, PipelineBase):
 
     @classmethod
     def load(cls, folder: str | Path, device="cpu", dtype: torch.dtype | None = None) -> ShapesPipeline:
-        from vgen_plugins.hunyuan_video.pipeline import _load_module
-
         from vgen.io.checkpoint import load_into, weight_files
 
         folder = Path(folder).expanduser()
@@ -240,8 +237,8 @@ class ShapesPipeline(CausalVAELatents, PipelineBase):
             tokenizer = WordTokenizer.from_pretrained(folder / "tokenizer")
         except Exception as exc:  # noqa: BLE001 (tokenizers raises a bare Exception for a bad tokenizer.json)
             raise UserError(f"{folder / 'tokenizer'}: cannot load tokenizer: {exc}") from None
-        dit = _load_module(dit_cls, dit_cfg, folder / "transformer", device, dtype)
-        vae = _load_module(vae_cls, vae_cfg, folder / "vae", device, dtype)
+        dit = load_module(dit_cls, dit_cfg, folder / "transformer", device, dtype)
+        vae = load_module(vae_cls, vae_cfg, folder / "vae", device, dtype)
         # built for real, not on the meta device: 0.2M parameters initialise in a millisecond, while random init of
         # a meta tensor imports torch._dynamo (2 s of start-up)
         text_encoder = CLIPTextModel(_read_config(folder / "text_encoder" / "config.json"))
