@@ -1,4 +1,4 @@
-"""vgen: a plugin-based toolkit for text-to-video generation (curate, train, sample, edit, dub, export)."""
+"""vgen: a plugin-based toolkit for text-to-video generation (curate, train, sample, export)."""
 
 import os
 from importlib.metadata import PackageNotFoundError, version

@@ -1,6 +1,6 @@
 """Prompts of the shapes-world grammar: parse one back into its objects, or draw random ones with a seed.
 
-Grammar (shared/design/shapes_world.md)::
+Grammar (docs/shapes-world.md)::
 
     prompt  := object [" and " object] [" on a " background " background"]
     object  := "a " [size " "] colour " " shape " " motion-phrase

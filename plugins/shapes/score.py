@@ -1,4 +1,4 @@
-"""Score a video (and its sound) against a shapes-world prompt, exactly as shared/design/shapes_world.md says.
+"""Score a video (and its sound) against a shapes-world prompt, exactly as docs/shapes-world.md says.
 
 Pixels far from the background colour are foreground; 8-connected components of it are objects. An object's colour
 is the palette colour nearest its median RGB, its shape comes from its fill ratio in its bounding box, its size from

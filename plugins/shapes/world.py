@@ -1,4 +1,4 @@
-"""The shapes world (shared/design/shapes_world.md): sample a scene, render its frames and sound, caption it.
+"""The shapes world (docs/shapes-world.md): sample a scene, render its frames and sound, caption it.
 
 A scene is one or two filled shapes over a solid background, each with a colour, shape, size and motion. Everything
 is plain numpy, so a worker renders a 64x64x17 clip in a few milliseconds; a scene is a pure function of its random

@@ -30,7 +30,7 @@ from vgen.pipeline import PipelineBase
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 MAX_TOKENS = 32  # the longest two-object prompt is 20 words + <bos>/<eos>
 
-# The sampling defaults, chosen on validation prompt sets (docs/default-model-sampling.md has the sweeps).
+# The sampling defaults, chosen on validation prompt sets (docs/default-model.md, "Sampling settings", has the sweeps).
 DEFAULTS = {"steps": 20, "shift": 3.0, "guidance": 4.0, "embedded_guidance": None, "frames": 17, "height": 64,
             "width": 64, "fps": 8, "schedule": "shifted", "sampler": "flow-euler"}
 
