@@ -86,7 +86,7 @@ class _Unsearchable(list):
 def test_a_readable_clip_is_served_without_searching_its_group():
     """A batch of 1024 from a group of 32k clips spent 340 ms in group.index when every sample searched its group
     (on the prefetch thread, under the GIL the training loop needs): only an unreadable clip searches."""
-    from vgen.train.trainer import _after
+    from vgen.train.batches import _after
 
     assert next(_after(7, _Unsearchable([3, 7, 9]))) == 7
     assert list(_after(7, [3, 7, 9, 5])) == [7, 9, 5, 3]  # then the clips after it, wrapping round

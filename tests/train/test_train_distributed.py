@@ -6,12 +6,12 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 import torch
 
 from vgen.train import trainer
+from vgen.train.distributed import Dist
 from vgen.train.settings import TrainSettings
 
 HERE = Path(__file__).resolve().parent
@@ -144,8 +144,8 @@ def test_sequence_parallel_refuses_a_dit_it_cannot_split(tiny_registry, dataset,
         trainer.Trainer(TrainSettings(**RECIPE, data=dataset, out=tmp_path, sequence_parallel=2))
     with pytest.raises(UserError, match="target"):
         trainer.Trainer(TrainSettings(**RECIPE, data=dataset, out=tmp_path, sequence_parallel=2, target="vae"))
-    # a DiT without the HunyuanVideo layout (the tiny test DiT has no single-stream blocks)
-    s = TrainSettings(**RECIPE, data=dataset, out=tmp_path, sequence_parallel=2)
-    holder = SimpleNamespace(s=s, pipe=trainer.build_pipeline(s, torch.device("cpu")))
-    with pytest.raises(UserError, match="HunyuanVideo-style DiT"):
-        trainer.Trainer._sequence_parallel_dit(holder)
+    # a pipeline that cannot split its denoiser (the tiny test pipeline keeps PipelineBase's default) says so
+    # before training: two ranks of one sequence-parallel group, as distributed.init would make them
+    monkeypatch.setattr(trainer.distributed, "init", lambda mode, sp: Dist(0, 2, 0, "ddp", sp=sp))
+    with pytest.raises(UserError, match="pipeline tiny-train cannot split over a process group"):
+        trainer.Trainer(TrainSettings(**RECIPE, data=dataset, out=tmp_path, sequence_parallel=2))

@@ -6,9 +6,9 @@ import torch
 from conftest import hv_settings
 
 from vgen.errors import UserError
+from vgen.nn.lora import apply_lora, read_lora
 from vgen.train import trainer
 from vgen.train.data import LatentCache
-from vgen.train.lora import apply_lora, read_lora
 
 
 def _inputs(hv_cache):

@@ -102,7 +102,7 @@ def test_decoder_only_training_keeps_the_latents(dataset, tmp_path):
 def test_decoder_fitted_to_the_dits_denoised_latents(dataset, tmp_path, monkeypatch):
     """decode_from = "denoised": each batch's means go through the pipeline's DiT (SDEdit from a sigma of the
     schedule, with the clips' captions) before the decoder; only the decoder trains."""
-    from vgen.sample import refine
+    from vgen.flow import renoise
 
     weights = trainer.build_pipeline(hv_settings(), "cpu").save(tmp_path / "start")
     calls = []
@@ -112,8 +112,8 @@ def test_decoder_fitted_to_the_dits_denoised_latents(dataset, tmp_path, monkeypa
         calls.append((sigma, list(prompts), float((out - latents).abs().max())))
         return out
 
-    real = refine.denoise_from
-    monkeypatch.setattr(refine, "denoise_from", spy)
+    real = renoise.denoise_from
+    monkeypatch.setattr(renoise, "denoise_from", spy)
     stage = {"steps": 6, "buckets": [[5, 32, 32]], "tokens_per_batch": 256, "max_batch": 2}
     s = hv_settings(target="vae", data=dataset, out=tmp_path / "dec", stages=[stage], lr=2e-3, warmup_steps=0,
                     weights=weights, vae_trainable="decoder", decode_from="denoised", denoise_sigma_max=1.0)

@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from vgen.io.checkpoint import load_into, save_checkpoint
+from vgen.pipeline import PipelineBase
 
 CONFIG = {"channels": 4, "width": 32, "heads": 2, "layers": 2, "text_len": 16}
 
@@ -98,7 +99,7 @@ class TinyDiT(nn.Module):
         return x.view(b, t, h // p, w // p, c, p, p).permute(0, 4, 1, 2, 5, 3, 6).reshape(b, c, t, h, w)
 
 
-class TinyPipeline:
+class TinyPipeline(PipelineBase):
     name = "tiny-train"
     temporal_compression = 4
     spatial_compression = 4

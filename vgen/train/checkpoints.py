@@ -147,3 +147,45 @@ def _fsync(path: Path) -> None:
     if path.is_file():
         with open(path, "rb") as f:
             os.fsync(f.fileno())
+
+
+# ------------------------------------------------------------------ what a training run keeps
+
+
+def training_states(model: torch.nn.Module, opt, ema: dict | None, extra: dict[str, dict]) -> dict[str, dict]:
+    """The trained parameters (frozen ones left out) and optimizer state of ``model`` (wrapped or not), the EMA,
+    and the objective's own state (``extra``)."""
+    from torch.distributed.checkpoint.state_dict import StateDictOptions, get_state_dict
+
+    model_sd, optim_sd = get_state_dict(model, opt, options=StateDictOptions(ignore_frozen_params=True))
+    states = {"model": model_sd, "optim": optim_sd}
+    if ema is not None:
+        states["ema"] = ema
+    return {**states, **extra}
+
+
+def prefill_optimizer(opt) -> None:
+    """AdamW creates its state lazily; a resume needs it to exist so that it can be loaded into."""
+    for group in opt.param_groups:
+        for p in group["params"]:
+            if not opt.state[p]:
+                opt.state[p] = {"step": torch.tensor(0.0), "exp_avg": torch.zeros_like(p),
+                                "exp_avg_sq": torch.zeros_like(p)}
+
+
+def restore(path: Path, d: Dist, model: torch.nn.Module, opt, ema: dict | None, objective) -> dict:
+    """Load a checkpoint into the live model, optimizer, EMA and objective; set the RNG states; returns its info."""
+    from torch.distributed.checkpoint.state_dict import StateDictOptions, set_state_dict
+
+    prefill_optimizer(opt)
+    objective.prefill()
+    states, info = load(path, d, training_states(model, opt, ema, objective.states()))
+    set_state_dict(model, opt, model_state_dict=states["model"], optim_state_dict=states["optim"],
+                   options=StateDictOptions(ignore_frozen_params=True, strict=False))
+    if ema is not None:
+        with torch.no_grad():
+            for n, t in ema.items():
+                t.copy_(states["ema"][n])
+    objective.load_states(states)
+    set_rng_state(info["rng"])
+    return info

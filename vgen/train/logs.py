@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from pathlib import Path
 
 from vgen import console
@@ -89,6 +90,27 @@ class Logger:
             self._f.close()
         if self._tb is not None:
             self._tb.close()
+
+
+class Window:
+    """What a log record averages over: the steps since the last record."""
+
+    def __init__(self):
+        self.t0, self.steps = time.perf_counter(), 0
+        self.samples, self.tokens, self.data_s, self.loss = 0, 0, 0.0, 0.0
+
+    def add(self, record: dict) -> None:
+        """A step's record (its ``data_s`` taken out); its loss stays this rank's, on the device."""
+        self.samples += record["samples"]
+        self.tokens += record["tokens"]
+        self.data_s += record.pop("data_s")
+        self.loss = self.loss + record["loss"]
+        self.steps += 1
+
+    def rates(self) -> dict:
+        dt = max(1e-9, time.perf_counter() - self.t0)
+        return {"samples_per_s": self.samples / dt, "tokens_per_s": self.tokens / dt,
+                "data_wait": self.data_s / dt}  # data_wait: share of the time spent waiting for batches
 
 
 def smoothed(ys: list[float], share: float = 0.05) -> list[float]:

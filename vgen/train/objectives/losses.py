@@ -1,4 +1,5 @@
-"""Training losses: flow matching for the DiT; L1 + KL (+ outlier penalty, + adversarial) for the VAE."""
+"""Training losses: flow matching for the DiT; L1 + KL (+ outlier penalty, + adversarial) for the VAE; the 3D
+PatchGAN discriminator."""
 
 from __future__ import annotations
 
