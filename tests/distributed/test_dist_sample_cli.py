@@ -1,5 +1,6 @@
-"""``torchrun --nproc-per-node 2 -m vgen sample ... --parallel cfg|ulysses`` (gloo, tiny HunyuanVideo) writes the
-video a single process writes: true CFG on, so the cfg run splits cond/uncond and the ulysses run the tokens."""
+"""``torchrun --nproc-per-node 2 -m vgen sample ... --parallel cfg|ulysses --batch-size 2`` (gloo, tiny HunyuanVideo)
+writes the videos a single process writes: every rank runs the stage's one job loop (batches included), true CFG
+on, so the cfg run splits cond/uncond and the ulysses run the tokens."""
 
 import json
 import os
@@ -9,9 +10,10 @@ import sys
 import numpy as np
 import pytest
 
-ARGS = ["a red ball", "--pipeline", "hunyuan-video", "--config", "tiny", "--steps", "2", "--frames", "5",
-        "--height", "32", "--width", "48", "--guidance", "3", "--seed", "1", "--device", "cpu", "--dtype", "fp32",
-        "--json"]
+ARGS = ["a red ball", "a blue cube", "--pipeline", "hunyuan-video", "--config", "tiny", "--steps", "2", "--frames",
+        "5", "--height", "32", "--width", "48", "--guidance", "3", "--seed", "1", "--batch-size", "2", "--device",
+        "cpu", "--dtype", "fp32", "--json"]
+VIDEOS = ["000-a-red-ball-seed1", "001-a-blue-cube-seed1"]
 
 
 def _run(cmd, cwd):
@@ -24,7 +26,7 @@ def _run(cmd, cwd):
 def _frames(folder):
     from vgen.io.video import read_video
 
-    return np.asarray(read_video(next(folder.glob("*.mp4")), audio=False).frames, dtype=np.int16)
+    return [np.asarray(read_video(folder / f"{name}.mp4", audio=False).frames, dtype=np.int16) for name in VIDEOS]
 
 
 @pytest.fixture(scope="module")
@@ -38,9 +40,13 @@ def single(tmp_path_factory):
 def test_torchrun_sample_parallel_equals_single_process(tmp_path, mode, single):
     out = _run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2", "-m", "vgen",
                 "sample", *ARGS, "--out", mode, "--parallel", mode], tmp_path)
-    assert len([line for line in out.splitlines() if line.startswith("{")]) == 1  # rank 0 alone reports and writes
-    parallel = _frames(tmp_path / mode)
-    assert single.shape == parallel.shape and single.std() > 1
-    assert np.abs(single - parallel).max() <= 1  # same video (up to a rounding flip of the uint8 conversion)
-    sidecar = json.loads(next((tmp_path / mode).glob("*.json")).read_text())
-    assert sidecar["model_calls"] == 2 and sidecar["guidance"] == 3.0
+    # rank 0 alone reports and writes: one line per video
+    assert [json.loads(line)["prompt"] for line in out.splitlines() if line.startswith("{")] == ARGS[:2]
+    assert sorted(p.name for p in (tmp_path / mode).iterdir()) == sorted(f"{v}.{e}" for v in VIDEOS
+                                                                         for e in ("json", "mp4"))
+    for alone, parallel in zip(single, _frames(tmp_path / mode), strict=True):
+        assert alone.shape == parallel.shape and alone.std() > 1
+        assert np.abs(alone - parallel).max() <= 1  # same video (up to a rounding flip of the uint8 conversion)
+    assert not np.array_equal(*single)
+    sidecar = json.loads((tmp_path / mode / f"{VIDEOS[1]}.json").read_text())
+    assert sidecar["model_calls"] == 2 and sidecar["guidance"] == 3.0 and sidecar["batch"] == 2

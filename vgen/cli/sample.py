@@ -65,14 +65,8 @@ def sample_command(
     from vgen.errors import UserError
     from vgen.sample import run
 
-    if parallel is not None or int(os.environ.get("WORLD_SIZE", "1")) > 1:  # torchrun: vgen/distributed/sample.py
-        from vgen.distributed.sample import sample_parallel
-
-        def sample_videos(settings, specs, as_json=False, replayed=None):
-            return sample_parallel(settings, specs, parallel or "ulysses", as_json=as_json, replayed=replayed)
-    else:
-        sample_videos = run.sample_videos
-
+    if parallel is None and int(os.environ.get("WORLD_SIZE", "1")) > 1:  # launched by torchrun
+        parallel = "ulysses"
     overrides = dict(pipeline=pipeline, weights=weights, config=config, steps=steps, sampler=sampler,
                      schedule=schedule, shift=shift, guidance=guidance, embedded_guidance=embedded_guidance,
                      negative=negative, guidance_interval=_interval(guidance_interval), seed=seed or None,
@@ -84,11 +78,11 @@ def sample_command(
         if prompts or prompts_file:
             raise UserError("--from reruns a sidecar's prompt; give no other prompts")
         settings, specs, data = run.replay(from_sidecar, overrides)
-        sample_videos(settings, specs, as_json=as_json, replayed=data)
+        run.sample_videos(settings, specs, as_json=as_json, replayed=data, parallel=parallel)
         return
     settings = run.load_settings(recipe, overrides)
     specs = run.read_prompts(list(prompts or []), prompts_file)
-    sample_videos(settings, specs, as_json=as_json)
+    run.sample_videos(settings, specs, as_json=as_json, parallel=parallel)
 
 
 @hookimpl

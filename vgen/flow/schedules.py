@@ -9,7 +9,8 @@ from vgen.errors import UserError
 
 
 def sigmas(name: str, steps: int, shift: float | None = None) -> torch.Tensor:
-    """``steps + 1`` float32 sigmas from 1 to 0 of schedule ``name``; the model's timesteps are ``sigmas[:-1] * 1000``."""
+    """``steps + 1`` float32 sigmas from 1 to 0 of schedule ``name``; the model's timesteps are
+    ``sigmas[:-1] * 1000``."""
     if steps < 1:
         raise UserError(f"steps must be at least 1, got {steps}")
     fn = registry.get("schedule", name).factory()

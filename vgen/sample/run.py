@@ -1,6 +1,7 @@
-"""The ``vgen sample`` stage: settings -> pipeline (loaded once) -> one MP4 + sidecar JSON (+ preview) per prompt and
-seed. ``replay(sidecar)`` turns a sidecar back into settings and a prompt, so ``--from`` reruns a video bit for bit
-(same weights, device and dtype)."""
+"""The ``vgen sample`` stage: settings -> pipeline (loaded once) -> jobs (one per prompt and seed, batched) -> one MP4
++ sidecar JSON (+ preview) per job. ``replay(sidecar)`` turns a sidecar back into settings and a prompt, so ``--from``
+reruns a video bit for bit (same weights, device and dtype). One job loop for a single process and for every rank of
+a torchrun launch (``parallel``)."""
 
 from __future__ import annotations
 
@@ -19,8 +20,6 @@ from vgen.io.atomic import write_text
 from vgen.sample.settings import SampleSettings
 from vgen.settings import load_section, resolve
 
-REPLAY_FIELDS = ("prompt", "negative", "seed")
-
 
 @dataclass
 class PromptSpec:
@@ -28,6 +27,15 @@ class PromptSpec:
     negative: str | None = None  # None: the settings' negative prompt
     seeds: list[int] | None = None  # None: the settings' seeds
     index: int = 0
+
+
+@dataclass
+class Job:
+    """One video: a prompt, a seed and the negative prompt it is sampled with."""
+
+    spec: PromptSpec
+    seed: int
+    negative: str
 
 
 def load_settings(recipe: str | None = None, overrides: dict | None = None) -> SampleSettings:
@@ -170,11 +178,10 @@ def _slug(text: str, n: int = 40) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower())[:n].strip("-") or "video"
 
 
-def sample_videos(s: SampleSettings, specs: list[PromptSpec], as_json: bool = False, replayed: dict | None = None):
-    """Generate and write every (prompt, seed) video; returns the sidecar dicts."""
-    from vgen.sample.schedules import uses_shift
+def check_names(s: SampleSettings) -> None:
+    """Fail fast on names and files before any model loads (every rank of a parallel run refuses alike)."""
+    from vgen.flow.schedules import uses_shift
 
-    # fail fast on names before any model loads
     for kind, name in (("sampler", s.sampler), ("schedule", s.schedule), ("pipeline", s.pipeline)):
         if name is not None:
             registry.get(kind, name)
@@ -182,99 +189,148 @@ def sample_videos(s: SampleSettings, specs: list[PromptSpec], as_json: bool = Fa
         console.warn(f"--shift has no effect on the {s.schedule!r} schedule")
     if s.image is not None and not Path(s.image).is_file():
         raise UserError(f"image file not found: {s.image}")
-    with attention_backend(s.attention):
-        return _sample_all(s, specs, as_json, replayed)
 
 
-def _sample_all(s: SampleSettings, specs: list[PromptSpec], as_json: bool, replayed: dict | None):
+def batches(s: SampleSettings, specs: list[PromptSpec]) -> list[list[Job]]:
+    """One job per (prompt, seed); consecutive jobs with one negative prompt share a batch of up to batch_size."""
+    jobs = [Job(spec, seed, s.negative if spec.negative is None else spec.negative)
+            for spec in specs for seed in spec.seeds or s.seed]
+    out = []
+    for _, same_negative in itertools.groupby(jobs, key=lambda job: job.negative):
+        group = list(same_negative)
+        out += [group[k:k + s.batch_size] for k in range(0, len(group), s.batch_size)]
+    return out
+
+
+def sample_videos(s: SampleSettings, specs: list[PromptSpec], as_json: bool = False, replayed: dict | None = None,
+                  parallel: str | None = None) -> list[dict]:
+    """Generate and write every (prompt, seed) video; returns the sidecar dicts.
+
+    ``parallel`` (ulysses | cfg | cfg-ulysses, under torchrun): every rank runs this same job loop on the same
+    pipeline, split over the ranks by vgen.distributed.sample; rank 0 writes and returns the sidecars, the other
+    ranks return []."""
+    check_names(s)
+    with attention_backend(s.attention), _ranks(s, parallel) as (s, groups):
+        return _sample_all(s, specs, as_json, replayed, groups)
+
+
+@contextlib.contextmanager
+def _ranks(s: SampleSettings, parallel: str | None):
+    """(settings, process groups) of this process: the settings as they are and None for a single process."""
+    if parallel is None:
+        yield s, None
+        return
+    from vgen.distributed.sample import join
+
+    with join(s, parallel) as joined:
+        yield joined
+
+
+def _sample_all(s: SampleSettings, specs: list[PromptSpec], as_json: bool, replayed: dict | None, groups):
     import torch
 
-    from vgen.io.video import write_preview, write_video
-    from vgen.sample.loop import generate
-    from vgen.sample.offload import Placement
+    from vgen.flow.loop import generate
+    from vgen.flow.offload import Placement
 
+    main = groups is None or groups.main  # the process that writes
     t0 = time.perf_counter()
     pipe, device, dtype = load_pipeline(s)
-    load_seconds = time.perf_counter() - t0
-    hashes = weight_hashes(pipe, Path(s.weights) if s.weights else None)
-    if replayed is not None and replayed.get("weight_sha256", {}) != hashes:
-        console.warn("the weights differ from the ones the sidecar records: the video will differ")
-    image_hash = sha256(Path(s.image)) if s.image else None
-    lora_hash = sha256(Path(s.lora)) if s.lora else None
+    out = Outputs.of(s, pipe, time.perf_counter() - t0, replayed) if main else None
     placement = Placement(pipe, device, s.offload)
-    fps = float(s.fps or pipe.defaults.get("fps", 24))
-    out_dir = Path(s.out)
     results = []
-    # one job per (prompt, seed); consecutive jobs with one negative prompt share a batch of up to batch_size
-    jobs = [(spec, seed, s.negative if spec.negative is None else spec.negative)
-            for spec in specs for seed in spec.seeds or s.seed]
-    batches = []
-    for _, same_negative in itertools.groupby(jobs, key=lambda job: job[2]):
-        group = list(same_negative)
-        batches += [group[k:k + s.batch_size] for k in range(0, len(group), s.batch_size)]
     try:
-        for batch in batches:
-            started = time.perf_counter()
-            negative = batch[0][2]
-            res = generate(pipe, [spec.prompt for spec, _, _ in batch], negative=negative,
-                           seed=[seed for _, seed, _ in batch], progress=not as_json, placement=placement,
-                           device=device, dtype=dtype, **generate_options(s))
-            info = res.info
-            for i, (spec, seed, _) in enumerate(batch):
-                stem = f"{spec.index:03d}-{_slug(spec.prompt)}-seed{seed}"
-                video_path = out_dir / f"{stem}.mp4"
-                tw = time.perf_counter()
-                write_video(video_path, res.frames[i], fps, crf=s.crf)
-                preview = write_preview(out_dir / f"{stem}.png", res.frames[i]) if s.preview else None
-                # a batch's timings are the whole batch's: per video they are shared
-                timings = {"load_pipeline": round(load_seconds, 4),
-                           **{k: round(v, 4) for k, v in res.timings.items()},
-                           "write": round(time.perf_counter() - tw, 4)}
-                timings["total"] = round(time.perf_counter() - started, 4)
-                resolved = s.model_dump(mode="json")
-                resolved.update(steps=info["steps"], sampler=info["sampler"], schedule=info["schedule"],
-                                shift=info["shift"], guidance=info["guidance"],
-                                embedded_guidance=info["embedded_guidance"], frames=info["frames"],
-                                height=info["height"], width=info["width"], fps=fps, seed=[seed],
-                                negative=negative, out=str(out_dir))
-                sidecar = {
-                    "vgen_version": __version__,
-                    "video": video_path.name,
-                    "preview": preview.name if preview else None,
-                    "index": spec.index,
-                    "prompt": spec.prompt,
-                    "negative": negative,
-                    "seed": seed,
-                    "steps": info["steps"], "sampler": info["sampler"], "schedule": info["schedule"],
-                    "shift": info["shift"], "guidance": info["guidance"],
-                    "embedded_guidance": info["embedded_guidance"], "guidance_interval": info["guidance_interval"],
-                    "size": [info["width"], info["height"]], "height": info["height"], "width": info["width"],
-                    "frames": info["frames"], "fps": fps,
-                    "pipeline": s.pipeline, "config": s.config, "weights": str(s.weights) if s.weights else None,
-                    "weight_sha256": hashes,
-                    "lora": str(s.lora) if s.lora else None, "lora_scale": s.lora_scale if s.lora else None,
-                    "lora_sha256": lora_hash,
-                    "image": str(s.image) if s.image else None, "image_sha256": image_hash,
-                    "device": info["device"], "dtype": info["dtype"], "offload": s.offload,
-                    "attention": s.attention, "vae_tiling": info["vae_tiling"], "model_calls": info["model_calls"],
-                    "batch": len(batch),
-                    "timings": timings,
-                    "settings": resolved,
-                }
-                write_text(video_path.with_suffix(".json"), json.dumps(sidecar, indent=2) + "\n")
-                results.append(sidecar)
-                if as_json:
-                    console.out.print(json.dumps({"video": str(video_path), "sidecar": str(video_path.with_suffix(
-                        ".json")), "preview": str(preview) if preview else None, "prompt": spec.prompt,
-                        "seed": seed, "seconds": timings["total"]}), markup=False, highlight=False)
-                else:
-                    console.info(f"wrote {video_path} ({timings['total']:.1f} s, "
-                                 f"{res.timings['s_per_step']:.2f} s/step)")
+        with _split(pipe, groups):
+            for batch in batches(s, specs):
+                started = time.perf_counter()
+                res = generate(pipe, [job.spec.prompt for job in batch], negative=batch[0].negative,
+                               seed=[job.seed for job in batch], progress=main and not as_json, placement=placement,
+                               device=device, dtype=dtype, **generate_options(s))
+                if main:
+                    results += [out.write(job, i, res, len(batch), started, as_json) for i, job in enumerate(batch)]
     finally:
         placement.close()
         if device.type == "cuda":
             torch.cuda.empty_cache()
     return results
+
+
+def _split(pipe, groups):
+    """The pipeline split over the process groups of a parallel run (nothing to do in a single process)."""
+    if groups is None:
+        return contextlib.nullcontext()
+    from vgen.distributed.sample import parallel_pipeline
+
+    return parallel_pipeline(pipe, groups)
+
+
+@dataclass
+class Outputs:
+    """Where and how a run's videos are written, and the provenance every sidecar carries."""
+
+    s: SampleSettings
+    fps: float
+    load_seconds: float
+    hashes: dict[str, str]
+    image_hash: str | None
+    lora_hash: str | None
+
+    @classmethod
+    def of(cls, s: SampleSettings, pipe, load_seconds: float, replayed: dict | None) -> Outputs:
+        hashes = weight_hashes(pipe, Path(s.weights) if s.weights else None)
+        if replayed is not None and replayed.get("weight_sha256", {}) != hashes:
+            console.warn("the weights differ from the ones the sidecar records: the video will differ")
+        return cls(s, float(s.fps or pipe.defaults.get("fps", 24)), load_seconds, hashes,
+                   sha256(Path(s.image)) if s.image else None, sha256(Path(s.lora)) if s.lora else None)
+
+    def write(self, job: Job, i: int, res, batch: int, started: float, as_json: bool) -> dict:
+        """Video ``i`` of a batch's result: MP4 (+ preview) and sidecar, and the line that reports it."""
+        from vgen.io.video import write_preview, write_video
+
+        s, spec = self.s, job.spec
+        stem = f"{spec.index:03d}-{_slug(spec.prompt)}-seed{job.seed}"
+        video_path = Path(s.out) / f"{stem}.mp4"
+        tw = time.perf_counter()
+        write_video(video_path, res.frames[i], self.fps, crf=s.crf)
+        preview = write_preview(Path(s.out) / f"{stem}.png", res.frames[i]) if s.preview else None
+        # a batch's timings are the whole batch's: per video they are shared
+        timings = {"load_pipeline": round(self.load_seconds, 4), **{k: round(v, 4) for k, v in res.timings.items()},
+                   "write": round(time.perf_counter() - tw, 4)}
+        timings["total"] = round(time.perf_counter() - started, 4)
+        sidecar = self.sidecar(job, res.info, batch, video_path, preview, timings)
+        write_text(video_path.with_suffix(".json"), json.dumps(sidecar, indent=2) + "\n")
+        if as_json:
+            console.out.print(json.dumps({"video": str(video_path), "sidecar": str(video_path.with_suffix(
+                ".json")), "preview": str(preview) if preview else None, "prompt": spec.prompt,
+                "seed": job.seed, "seconds": timings["total"]}), markup=False, highlight=False)
+        else:
+            console.info(f"wrote {video_path} ({timings['total']:.1f} s, {res.timings['s_per_step']:.2f} s/step)")
+        return sidecar
+
+    def sidecar(self, job: Job, info: dict, batch: int, video_path: Path, preview: Path | None,
+                timings: dict) -> dict:
+        """Everything that made the video; ``settings`` is what ``--from`` reruns it with."""
+        s = self.s
+        resolved = s.model_dump(mode="json")
+        resolved.update(steps=info["steps"], sampler=info["sampler"], schedule=info["schedule"], shift=info["shift"],
+                        guidance=info["guidance"], embedded_guidance=info["embedded_guidance"],
+                        frames=info["frames"], height=info["height"], width=info["width"], fps=self.fps,
+                        seed=[job.seed], negative=job.negative, out=str(Path(s.out)))
+        return {
+            "vgen_version": __version__, "video": video_path.name, "preview": preview.name if preview else None,
+            "index": job.spec.index, "prompt": job.spec.prompt, "negative": job.negative, "seed": job.seed,
+            "steps": info["steps"], "sampler": info["sampler"], "schedule": info["schedule"], "shift": info["shift"],
+            "guidance": info["guidance"], "embedded_guidance": info["embedded_guidance"],
+            "guidance_interval": info["guidance_interval"],
+            "size": [info["width"], info["height"]], "height": info["height"], "width": info["width"],
+            "frames": info["frames"], "fps": self.fps,
+            "pipeline": s.pipeline, "config": s.config, "weights": str(s.weights) if s.weights else None,
+            "weight_sha256": self.hashes,
+            "lora": str(s.lora) if s.lora else None, "lora_scale": s.lora_scale if s.lora else None,
+            "lora_sha256": self.lora_hash, "image": str(s.image) if s.image else None, "image_sha256": self.image_hash,
+            "device": info["device"], "dtype": info["dtype"], "offload": s.offload, "attention": s.attention,
+            "vae_tiling": info["vae_tiling"], "model_calls": info["model_calls"], "batch": batch,
+            "timings": timings, "settings": resolved,
+        }
 
 
 def replay(sidecar_path: str | Path, overrides: dict | None = None) -> tuple[SampleSettings, list[PromptSpec], dict]:
