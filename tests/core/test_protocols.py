@@ -1,0 +1,76 @@
+"""Every registered backend builds what its hook's Protocol (vgen.contract) says: samplers and schedules, curation
+stages with the default curate settings, exporters, and pipelines from their small configs."""
+
+import inspect
+
+import pytest
+import torch
+
+from vgen import registry
+from vgen.contract import STAGE_PROTOCOLS, FlowSampler, PipelineBase, Schedule, VideoPipeline
+
+# the small config each pipeline is checked with (a new pipeline adds its own here)
+PIPELINE_CONFIGS = {"hunyuan-video": "tiny", "shapes": "default"}
+# how many arguments the stage of each curation kind is called with (vgen/curate/stages.py)
+STAGE_ARGS = {"source": 1, "split": 1, "cut": 2, "clip": 1, "caption": 1}
+
+
+def _all(kind):
+    return [pytest.param(name, id=name) for name in registry.names(kind)]
+
+
+def test_every_kind_has_a_protocol():
+    assert set(registry.PROTOCOLS) == set(registry.HOOKS)
+
+
+@pytest.mark.parametrize("name", _all("sampler"))
+def test_samplers(name):
+    backend = registry.get("sampler", name)
+    sampler = backend.factory()
+    assert isinstance(sampler, registry.PROTOCOLS["sampler"])
+    assert isinstance(sampler.order, int) and isinstance(sampler.stochastic, bool)
+    if backend.plugin == "vgen_plugins.samplers":
+        assert isinstance(sampler, FlowSampler)
+    sigmas = torch.tensor([1.0, 0.5, 0.0])
+    assert sampler.model_calls(sigmas) >= 2
+    x = sampler.sample(lambda x, sigma: torch.zeros_like(x) + sigma.dim(), torch.ones(1, 2), sigmas,
+                       noise=lambda: torch.zeros(1, 2))  # velocity gets a 0-d sigma: dim() == 0
+    assert x.dtype == torch.float32 and x.shape == (1, 2)
+
+
+@pytest.mark.parametrize("name", _all("schedule"))
+def test_schedules(name):
+    fn = registry.get("schedule", name).factory()
+    assert isinstance(fn, Schedule) and registry.PROTOCOLS["schedule"] is Schedule
+    sigmas = fn(6, 3.0)
+    assert sigmas.dtype == torch.float32 and sigmas.shape == (7,)
+    assert float(sigmas[0]) == 1.0 and float(sigmas[-1]) == 0.0 and (sigmas[1:] < sigmas[:-1]).all()
+    assert fn(6, None).shape == (7,)
+
+
+@pytest.mark.parametrize("name", _all("curation_stage"))
+def test_curation_stages(name):
+    from vgen.curate.settings import CurateSettings
+
+    backend = registry.get("curation_stage", name)
+    kind = backend.meta.get("kind")
+    assert kind in STAGE_PROTOCOLS, f"{name}: meta kind {kind!r}"
+    stage = backend.factory(CurateSettings())
+    assert isinstance(stage, STAGE_PROTOCOLS[kind]) and isinstance(stage, registry.PROTOCOLS["curation_stage"])
+    inspect.signature(stage).bind(*[None] * STAGE_ARGS[kind])  # takes what its kind is called with
+
+
+@pytest.mark.parametrize("name", _all("exporter"))
+def test_exporters(name):
+    exporter = registry.get("exporter", name).factory()
+    assert isinstance(exporter, registry.PROTOCOLS["exporter"])
+
+
+@pytest.mark.parametrize("name", _all("pipeline"))
+def test_pipelines(name):
+    assert name in PIPELINE_CONFIGS, f"add the small config to check pipeline {name!r} with"
+    pipe = registry.get("pipeline", name).factory(config=PIPELINE_CONFIGS[name])
+    assert isinstance(pipe, VideoPipeline) and registry.PROTOCOLS["pipeline"] is VideoPipeline
+    assert isinstance(pipe, PipelineBase)
+    assert pipe.transformer is pipe.trainable("dit")
+    assert set(pipe.modules()) >= {"transformer", "vae"}
