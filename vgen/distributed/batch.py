@@ -1,6 +1,6 @@
 """CFG-parallel: the ranks of a group split the batch of a denoiser call and gather the outputs.
 
-Batched CFG calls the denoiser once on [x; x] with [cond; uncond] text (vgen.sample.guidance, ``cfg_batch``), so
+Batched CFG calls the denoiser once on [x; x] with [cond; uncond] text (vgen.flow.guidance, ``cfg_batch``), so
 splitting that batch over 2 ranks puts the conditional branch on one and the unconditional on the other; the
 guidance combination then runs on every rank on the gathered velocities, exactly as in one process."""
 

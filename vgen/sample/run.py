@@ -153,7 +153,7 @@ def load_pipeline(s: SampleSettings):
     finally:
         torch.random.set_rng_state(state)
     if s.lora is not None:  # merged before any export stands in for the DiT
-        from vgen.train.lora import apply_lora
+        from vgen.nn.lora import apply_lora
 
         if not Path(s.lora).is_file():
             raise UserError(f"LoRA file not found: {s.lora}")
