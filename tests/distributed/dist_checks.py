@@ -37,7 +37,7 @@ def dit_inputs(batch: int, grid: tuple[int, int, int], text_lens: list[int] | No
 
 def check_ulysses_forward() -> dict:
     """Sequence-parallel output vs single process: odd token count (padding), text padding mask, no mask."""
-    from vgen.distributed.ulysses import ulysses
+    from vgen_plugins.hunyuan_video.parallel import sequence_parallel
 
     model = tiny_dit().eval()
     out = {}
@@ -47,7 +47,7 @@ def check_ulysses_forward() -> dict:
         for name, (batch, grid, lens) in cases.items():
             kwargs = dit_inputs(batch, grid, lens)
             ref = model(**kwargs)
-            with ulysses(model):
+            with sequence_parallel(model, None):
                 par = model(**kwargs)
             again = model(**kwargs)  # hooks gone: the plain model again
             out[name] = float((par - ref).abs().max())
@@ -58,17 +58,17 @@ def check_ulysses_forward() -> dict:
 
 def check_ulysses_backward() -> dict:
     """Gradients through the collectives (with activation checkpointing): summed over ranks = single process."""
-    from vgen.distributed.ulysses import ulysses
+    from vgen_plugins.hunyuan_video.parallel import sequence_parallel
 
     kwargs = dit_inputs(2, (3, 3, 3), [4, 7])
     weight = torch.randn(2, 4, 3, 6, 6, generator=torch.Generator().manual_seed(5))
 
     def grads(parallel: bool):
         model = tiny_dit()
-        model.gradient_checkpointing = parallel
-        if parallel:
-            with ulysses(model):  # backward inside too: checkpointed blocks recompute through the hooks
+        if parallel:  # backward inside too: checkpointed blocks recompute through the hooks
+            with sequence_parallel(model, None, checkpointing=True):
                 (model(**kwargs) * weight).sum().backward()
+            assert not model.gradient_checkpointing  # as it was before the block
         else:
             (model(**kwargs) * weight).sum().backward()
         return torch.cat([p.grad.flatten() for p in model.parameters()])
@@ -80,12 +80,33 @@ def check_ulysses_backward() -> dict:
     return {"grad_diff": float((par - ref).abs().max()), "grad_scale": float(ref.abs().max())}
 
 
+def check_pipeline_sequence_parallel() -> dict:
+    """``pipe.sequence_parallel(group)`` of the two pipelines that can split (the shapes model's DiT sits inside its
+    denoiser, beside a text encoder that runs replicated) vs ``denoise`` in one process."""
+    from vgen_plugins.hunyuan_video.pipeline import HunyuanVideoPipeline
+    from vgen_plugins.shapes_model.pipeline import ShapesPipeline
+
+    out = {}
+    for name, pipe in (("hunyuan_video", HunyuanVideoPipeline.from_config("tiny")),
+                       ("shapes", ShapesPipeline.from_config("tiny"))):
+        torch.nn.init.normal_(getattr(pipe.transformer, "dit", pipe.transformer).proj_out.weight, std=0.1)  # not zero
+        text = pipe.encode_prompt(["a red circle", "a blue square"])
+        x = torch.randn(2, 4, 2, 6, 6, generator=torch.Generator().manual_seed(2))
+        with torch.no_grad():
+            ref = pipe.denoise(x, torch.tensor([300.0, 800.0]), text)
+            with pipe.sequence_parallel(dist.group.WORLD):
+                par = pipe.denoise(x, torch.tensor([300.0, 800.0]), text)
+        out[name] = float((par - ref).abs().max())
+        out[name + "_scale"] = float(ref.abs().max())
+    return out
+
+
 def check_cfg_parallel() -> dict:
     """CFG-parallel (cond on rank 0, uncond on rank 1) vs batched CFG in one process."""
     from vgen_plugins.hunyuan_video.pipeline import HunyuanVideoPipeline
 
     from vgen.distributed.batch import cfg_parallel
-    from vgen.sample.guidance import GuidedVelocity
+    from vgen.flow.guidance import GuidedVelocity
 
     pipe = HunyuanVideoPipeline.from_config("tiny")
     cond = pipe.encode_prompt(["a red ball bouncing on grass"])
@@ -168,6 +189,7 @@ def check_fsdp2_training() -> dict:
 
 
 CHECKS = {"ulysses_forward": check_ulysses_forward, "ulysses_backward": check_ulysses_backward,
+          "pipeline_sequence_parallel": check_pipeline_sequence_parallel,
           "cfg_parallel": check_cfg_parallel, "vae_tiles": check_vae_tiles, "fsdp2_training": check_fsdp2_training}
 
 

@@ -44,6 +44,13 @@ def test_ulysses_gradients_sum_to_single_process(results):
         assert res["grad_diff"] <= 1e-5 * max(1.0, res["grad_scale"]), res
 
 
+def test_pipelines_split_their_denoiser_over_the_group(results):
+    for res in _get(results, "pipeline_sequence_parallel"):
+        for name in ("hunyuan_video", "shapes"):
+            assert res[name + "_scale"] > 1e-3, res  # a real output, not zeros
+            assert res[name] <= 1e-5, res
+
+
 def test_cfg_parallel_equals_batched_cfg(results):
     for res in _get(results, "cfg_parallel"):
         assert res["local_batch"] == 1  # each rank ran one branch of the 2-sample CFG batch

@@ -107,8 +107,9 @@ class TrainSettings(BaseSettings):
     mixed_precision: Literal["bf16", "no"] = "bf16"  # bf16 autocast on CUDA (fp32 master weights); CPU runs fp32
     activation_checkpointing: bool = False  # recompute each repeated block in backward
     distributed: Literal["auto", "ddp", "fsdp"] = "auto"  # under torchrun; auto = ddp
-    # ranks per sequence-parallel group (Ulysses, HunyuanVideo-style DiTs): each sample's video tokens are split over
-    # this many ranks, so data parallelism runs over world / sequence_parallel groups; must divide the world
+    # ranks per sequence-parallel group (Ulysses, pipelines that can split: pipe.sequence_parallel): each sample's
+    # video tokens are split over this many ranks, so data parallelism runs over world / sequence_parallel groups;
+    # must divide the world
     sequence_parallel: int = Field(1, ge=1)
 
     # LoRA (target dit): trains adapters only, writes out/lora.safetensors in diffusers' key format
@@ -131,7 +132,7 @@ class TrainSettings(BaseSettings):
     # what the decoder reconstructs from: a posterior sample (VAE training), or the posterior mean, which is what
     # `encode_video` hands a DiT and so what the DiT learns to generate (a decoder fitted to noisy samples blurs),
     # or "denoised": the mean noised to a sigma of the sampler's schedule at or below denoise_sigma_max and
-    # denoised by the pipeline's own DiT with the clip's caption (SDEdit, vgen.sample.refine), so the decoder also
+    # denoised by the pipeline's own DiT with the clip's caption (SDEdit, vgen.flow.renoise), so the decoder also
     # learns from latents as the DiT's last sampling steps make them, the clip's frames still the target
     decode_from: Literal["sample", "mean", "denoised"] = "sample"
     denoise_sigma_max: float = Field(0.5, ge=0, le=1)  # "denoised": each batch one of the sigmas up to this, or 0
