@@ -92,7 +92,8 @@ def global_motion(clip: ClipContext) -> dict:
     fields, g, starts, k = _flow_fields(clip.frames, clip.fps, s.analysis_fps)
     w = clip.frames.shape[2]
     rate = clip.fps / k  # pairs per second
-    per_pair, speed, residual = [], [], []
+    per_pair, speed, residual, moving, peak = [], [], [], [], []
+    moving_px = s.moving_speed * w / rate  # the per-pair displacement of a pixel moving at `moving_speed`
     for i, flow in zip(starts, fields, strict=True):
         gx = cv2.Sobel(g[i], cv2.CV_32F, 1, 0, ksize=3)
         gy = cv2.Sobel(g[i], cv2.CV_32F, 0, 1, ksize=3)
@@ -103,16 +104,20 @@ def global_motion(clip: ClipContext) -> dict:
         if agreeing_fraction(flow, params) < CAMERA_AGREEMENT:
             params = np.zeros(4)  # most of the frame stays put: objects move, the camera does not
         per_pair.append(params)
-        speed.append(float(np.hypot(flow[..., 0], flow[..., 1]).mean()))
+        magnitude = np.hypot(flow[..., 0], flow[..., 1])
+        speed.append(float(magnitude.mean()))
+        moving.append(float((magnitude > moving_px).mean()))
+        peak.append(float(np.percentile(magnitude, 99)))
         residual.append(res)
     if not per_pair:
-        out = {"pairs": np.zeros((0, 4)), "speed": 0.0, "residual": 0.0}
+        out = {"pairs": np.zeros((0, 4)), "speed": 0.0, "residual": 0.0, "moving": 0.0, "peak": 0.0}
     else:
         p = np.array(per_pair)
         # translation in widths/s; zoom as the speed of the frame edge (a * w/2 px per pair) in widths/s
         pairs = np.stack([p[:, 0] / w * rate, p[:, 1] / w * rate, p[:, 2] / 2 * rate, p[:, 3] / 2 * rate], 1)
         out = {"pairs": pairs, "speed": float(np.mean(speed)) / w * rate,
-               "residual": float(np.mean(residual)) / w * rate}
+               "residual": float(np.mean(residual)) / w * rate, "moving": float(np.mean(moving)),
+               "peak": float(np.mean(peak)) / w * rate}
     clip.cache["motion"] = out
     return out
 
@@ -142,7 +147,11 @@ def camera_label(summary: dict[str, float], static_max: float, handheld_min: flo
 
 
 class Motion:
-    """Score ``motion`` (mean optical-flow speed) and ``jitter``; reject ``static`` and ``too_shaky`` clips."""
+    """Score ``motion`` (mean optical-flow speed), ``moving_fraction`` (share of pixels faster than ``moving_speed``),
+    ``motion_peak`` (99th percentile speed) and ``jitter``; reject ``static`` and ``too_shaky`` clips.
+
+    The mean alone reads a small object moving over a still camera as still (most pixels do not move); a clip is
+    ``static`` only when the mean is low *and* almost no pixel moves: frozen or near-still content."""
 
     def __init__(self, settings):
         self.settings = settings
@@ -154,7 +163,9 @@ class Motion:
         clip.scores["motion"] = round(m["speed"], 5)
         clip.scores["jitter"] = round(summary["jitter"], 5)
         clip.scores["object_motion"] = round(m["residual"], 5)
-        if m["speed"] < s.min_motion:
+        clip.scores["moving_fraction"] = round(m["moving"], 5)
+        clip.scores["motion_peak"] = round(m["peak"], 5)
+        if m["speed"] < s.min_motion and m["moving"] < s.min_moving:
             clip.reject("static")
         elif summary["jitter"] > s.max_jitter:
             clip.reject("too_shaky")

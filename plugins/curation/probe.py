@@ -7,6 +7,7 @@ no frame decodes).
 
 from __future__ import annotations
 
+from vgen.curate.clipio import VIDEO_MAGIC, sniff
 from vgen.curate.stages import Rejected, SourceContext
 
 IMAGE_CODECS = {"mjpeg", "png", "bmp", "gif", "webp", "tiff", "jpeg2000", "ppm", "pgm"}
@@ -68,34 +69,6 @@ class Probe:
             audio=_has_audio(path),
             misnamed=bool(expected) and expected not in fmt.split(","),
         )
-
-
-VIDEO_MAGIC = ("mp4/mov", "matroska/webm", "avi", "mpeg-ts", "flv", "mpeg-ps")
-
-
-def sniff(path) -> str:
-    """What the first bytes of ``path`` look like (for the reason of a file FFmpeg cannot open)."""
-    with open(path, "rb") as f:
-        head = f.read(512)
-    if head[4:8] in (b"ftyp", b"moov", b"mdat", b"free", b"wide", b"skip"):
-        return "mp4/mov"
-    if head.startswith(b"\x1a\x45\xdf\xa3"):
-        return "matroska/webm"
-    if head.startswith(b"RIFF") and head[8:12] == b"AVI ":
-        return "avi"
-    if len(head) > 188 and head[0] == 0x47 and head[188] == 0x47:
-        return "mpeg-ts"
-    if head.startswith(b"FLV"):
-        return "flv"
-    if head.startswith(b"\x00\x00\x01\xba"):
-        return "mpeg-ps"
-    if head.startswith(b"\x89PNG") or head.startswith(b"\xff\xd8\xff"):
-        return "image"
-    try:
-        head.decode("utf-8")
-        return "text"
-    except UnicodeDecodeError:
-        return "binary"
 
 
 def _check_decodes(path) -> None:

@@ -94,5 +94,5 @@ class Brightness:
             clip.reject("too_dark")
         elif brightness > s.max_brightness:
             clip.reject("too_bright")
-        elif clipped > s.max_clipped:
+        if clipped > s.max_clipped:
             clip.reject("overexposed")

@@ -44,6 +44,42 @@ def iter_frames(path: Path, width: int, height: int) -> Iterator[tuple[float, np
             return
 
 
+VIDEO_MAGIC = ("mp4/mov", "matroska/webm", "avi", "mpeg-ts", "flv", "mpeg-ps")
+
+
+def sniff(path) -> str:
+    """What the first bytes of ``path`` look like (for the reason of a file FFmpeg cannot open)."""
+    with open(path, "rb") as f:
+        head = f.read(512)
+    if head[4:8] in (b"ftyp", b"moov", b"mdat", b"free", b"wide", b"skip"):
+        return "mp4/mov"
+    if head.startswith(b"\x1a\x45\xdf\xa3"):
+        return "matroska/webm"
+    if head.startswith(b"RIFF") and head[8:12] == b"AVI ":
+        return "avi"
+    if len(head) > 188 and head[0] == 0x47 and head[188] == 0x47:
+        return "mpeg-ts"
+    if head.startswith(b"FLV"):
+        return "flv"
+    if head.startswith(b"\x00\x00\x01\xba"):
+        return "mpeg-ps"
+    if head.startswith(b"\x89PNG") or head.startswith(b"\xff\xd8\xff"):
+        return "image"
+    try:
+        head.decode("utf-8")
+        return "text"
+    except UnicodeDecodeError:
+        return "binary"
+
+
+def looks_like_video(path: Path) -> bool:
+    """True when the first bytes of ``path`` are a video container's."""
+    try:
+        return sniff(path) in VIDEO_MAGIC
+    except OSError:
+        return False
+
+
 def can_stream_copy(info: dict, start: float, end: float) -> bool:
     """True when [start, end) begins on a keyframe and ends on the next GOP's keyframe or at the end of the video."""
     if info.get("codec") not in COPY_CODECS or not any(c in info.get("container", "") for c in COPY_CONTAINERS):

@@ -66,6 +66,7 @@ def _run(src: SourceContext, stages: Stages) -> list[ClipRecord]:
     shots = stages.split(src)
     spans = stages.cut(src, shots)
     base = clip_base(src.rel)
+    fps = src.fps
     width, height = analysis_size(src.info["width"], src.info["height"], s.analysis_width)
     records: list[ClipRecord] = []
     pending = iter(sorted(enumerate(spans), key=lambda item: item[1].start))
@@ -89,6 +90,11 @@ def _run(src: SourceContext, stages: Stages) -> list[ClipRecord]:
         current = next(pending, None)
     records = _write_clips(src, stages, records)
     records.sort(key=lambda r: (r.start, r.labels.get("index", 0)))
+    if records:  # the source's detected cuts ride on its first record (summary.json and the report list them)
+        records[0].labels["source_cuts"] = {"frames": src.info.get("cuts", []),
+                                            "seconds": [round(c / fps + src.info.get("start_time", 0.0), 6)
+                                                        for c in src.info.get("cuts", [])],
+                                            "by_detector": src.info.get("cuts_by_detector", {})}
     return records
 
 
@@ -96,10 +102,15 @@ def _write_clips(src: SourceContext, stages: Stages, results: list) -> list[Clip
     """Write the kept clips (stream copy where the cut points allow, the rest in one re-encode pass), caption them,
     and turn every result into its record."""
     s, info = src.settings, src.info
+    for clip in results:
+        if isinstance(clip, ClipContext):
+            clip.path = src.out_dir / "clips" / f"{clip_base(src.rel)}.{clip.index:03d}.mp4"
+    if s.dedup:
+        _reject_duplicates(src, results, s.dedup_max_distance)
+    results = [_record(src, c) if isinstance(c, ClipContext) and c.reason else c for c in results]
     kept = [c for c in results if isinstance(c, ClipContext)]
     encode = []
     for clip in kept:
-        clip.path = src.out_dir / "clips" / f"{clip_base(src.rel)}.{clip.index:03d}.mp4"
         if s.stream_copy and can_stream_copy(info, clip.start, clip.end):
             stream_copy(src.path, clip.path, clip.start, clip.end)
             clip.labels["cut"] = "copy"
@@ -113,6 +124,24 @@ def _write_clips(src: SourceContext, stages: Stages, results: list) -> list[Clip
     return [_record(src, c) if isinstance(c, ClipContext) else c for c in results]
 
 
+def _reject_duplicates(src: SourceContext, results: list, max_distance: int) -> None:
+    """Within one source, before anything is encoded: a kept clip whose pHash is within ``max_distance`` bits of an
+    earlier kept clip's is rejected as ``duplicate`` (across sources, ``vgen.curate.run`` decides at assembly)."""
+    seen: list[ClipContext] = []
+    for clip in results:
+        h = clip.labels.get("phash") if isinstance(clip, ClipContext) else None
+        if not isinstance(h, str) or clip.reason:
+            continue
+        dists = [(int(h, 16) ^ int(c.labels["phash"], 16)).bit_count() for c in seen]
+        if dists and min(dists) <= max_distance:
+            j = dists.index(min(dists))
+            clip.reject("duplicate")
+            clip.labels["duplicate_of"] = seen[j].path.relative_to(src.out_dir).as_posix()
+            clip.scores["duplicate_distance"] = float(dists[j])
+        else:
+            seen.append(clip)
+
+
 def _finish(src: SourceContext, stages: Stages, base: str, index: int, span: Span, frames: list, times: list):
     s, info = src.settings, src.info
     fps = info["fps"]
@@ -122,7 +151,7 @@ def _finish(src: SourceContext, stages: Stages, base: str, index: int, span: Spa
         return ClipRecord(path=str(src.path), source=str(src.path), start=round(start, 6),
                           end=round(start + (span.end - span.start) / fps, 6), fps=fps, width=info["width"],
                           height=info["height"], frames=span.end - span.start, status="rejected", reason=reason,
-                          labels={"input": src.rel, "index": index, "shot": span.shot,
+                          labels={"input": src.rel, "index": index, "shot": span.shot, "reasons": [reason],
                                   **({"detail": f"decoded {len(frames)} frames"} if reason == "corrupt" else {})},
                           audio=info.get("audio", False))
     clip = ClipContext(src, index, span, np.stack(frames), np.asarray(times, dtype=np.float64))
@@ -144,6 +173,8 @@ def _record(src: SourceContext, clip: ClipContext) -> ClipRecord:
     info = src.info
     kept = clip.reason is None
     path = clip.path.relative_to(src.out_dir).as_posix() if kept else str(src.path)
+    if not kept:
+        clip.labels["reasons"] = list(clip.reasons or [clip.reason])
     caption = clip.captions.get("_final")
     captions = {k: v for k, v in clip.captions.items() if k != "_final"}
     return ClipRecord(path=path, source=str(src.path), start=round(clip.start, 6), end=round(clip.end, 6),

@@ -91,7 +91,7 @@ def _thumbs(records: list[ClipRecord]) -> str:
         thumb = r.labels.get("thumb")
         if not thumb:
             continue
-        note = r.reason or r.labels.get("camera_motion", "")
+        note = ", ".join(r.labels.get("reasons") or [r.reason]) if r.reason else r.labels.get("camera_motion", "")
         title = f"{r.labels.get('input', '')} {r.start:.2f}-{(r.end or 0):.2f}s {note}"
         cells.append(f'<figure><img src="{html.escape(str(thumb))}" title="{html.escape(title)}">'
                      f"<figcaption>{html.escape(str(note))}</figcaption></figure>")
@@ -113,7 +113,15 @@ def write_report(path, records: list[ClipRecord], summary: dict, settings) -> No
     seconds = sum((r.end or 0) - r.start for r in kept)
     counts = [("inputs", summary.get("inputs", 0)), ("kept clips", len(kept)), ("kept seconds", f"{seconds:.1f}"),
               ("rejected", len(rejected)), ("errors", len(errors))]
-    reasons = sorted(summary.get("reasons", {}).items(), key=lambda kv: -kv[1])
+    headline = summary.get("reasons", {})
+    failing = summary.get("all_reasons", {})
+    reasons = sorted(((k, headline.get(k, 0), failing.get(k, headline.get(k, 0))) for k in {*headline, *failing}),
+                     key=lambda row: (-row[2], row[0]))
+    cut_rows = [(name, len(c.get("frames", [])), " ".join(f"{t:.2f}" for t in c.get("seconds", [])),
+                 "; ".join(f"{d}: {len(v)}" for d, v in c.get("by_detector", {}).items()))
+                for name, c in summary.get("cuts", {}).items()]
+    rejected_rows = [(r.labels.get("input", ""), f"{r.start:.2f}-{(r.end or 0):.2f}",
+                      ", ".join(r.labels.get("reasons") or [r.reason])) for r in rejected]
     buckets = [(res, dur, n) for res, row in summary.get("buckets", {}).items() for dur, n in row.items()]
     error_rows = [(r.labels.get("input", r.path), r.reason, r.labels.get("detail", "")) for r in errors]
     doc = f"""<!doctype html><html><head><meta charset="utf-8"><title>vgen curate report</title><style>
@@ -122,12 +130,16 @@ td,th{{border:1px solid #ccc;padding:2px 8px;text-align:left}} .grid{{display:fl
 figure{{margin:0;font-size:11px;width:{settings.thumb_width}px}} img{{width:100%}}
 </style></head><body><h1>vgen curate report</h1>
 <h2>Summary</h2>{_table(counts, ("what", "count"))}
-<h2>Rejection reasons</h2>{_table(reasons, ("reason", "clips"))}
+<h2>Rejection reasons</h2><p>headline: the first failing check of a clip; failing: every clip that failed it</p>
+{_table(reasons, ("reason", "headline", "failing"))}
+<h2>Detected cuts</h2>{_table(cut_rows, ("input", "cuts", "at (s)", "per detector"))}
 <h2>Buckets (kept clips)</h2>{_table(buckets, ("resolution", "duration", "clips"))}
 <h2>Scores</h2><p>green: kept, red: rejected</p><div class="grid">{"".join(hists)}</div>
 <h2>Kept clips</h2>{_thumbs(kept)}
 <h2>Rejected clips</h2>{_thumbs(rejected)}
+{_table(rejected_rows, ("input", "span (s)", "reasons"))}
 <h2>Unreadable inputs</h2>{_table(error_rows, ("input", "reason", "detail"))}
+<h2>Skipped files (not videos)</h2>{_table([(n,) for n in summary.get("skipped", [])], ("file",))}
 </body></html>
 """
     write_text(path, doc)

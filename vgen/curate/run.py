@@ -34,6 +34,7 @@ class Result:
     processed: int = 0  # inputs run this time (the rest were finished before)
     failed: int = 0  # jobs that died (worker crash); recorded as errors, retried by the next run
     seconds: float = 0.0
+    skipped: list[str] = field(default_factory=list)  # files of the input folder that are not videos
     out_dir: Path | None = None
     summary: dict = field(default_factory=dict)
 
@@ -44,13 +45,18 @@ def settings_key(settings) -> str:
     return hashlib.sha1(json.dumps(data, sort_keys=True).encode()).hexdigest()[:12]
 
 
-def discover(input_dir: Path, out_dir: Path, settings) -> list[Input]:
-    """Every file under ``input_dir`` (sorted), except hidden ones, caption sidecars and the output folder."""
+def discover(input_dir: Path, out_dir: Path, settings) -> tuple[list[Input], list[str]]:
+    """The videos under ``input_dir`` (sorted; hidden files, caption sidecars and the output folder left out), and
+    the other files, skipped. A video is a file with one of ``extensions``, or one whose first bytes are a video
+    container's (a clip with an unusual extension)."""
+    from vgen.curate.clipio import looks_like_video
+
     if not input_dir.is_dir():
         raise UserError(f"input folder not found: {input_dir}")
     skey = settings_key(settings)
     out_resolved = out_dir.resolve()
-    files = []
+    files, skipped = [], []
+    extensions = {e.lower() for e in settings.extensions}
     for root, dirs, names in os.walk(input_dir):
         root_path = Path(root)
         dirs[:] = sorted(d for d in dirs if not d.startswith(".") and (root_path / d).resolve() != out_resolved)
@@ -58,14 +64,28 @@ def discover(input_dir: Path, out_dir: Path, settings) -> list[Input]:
             path = root_path / name
             if name.startswith(".") or _is_sidecar(path, settings):
                 continue
-            files.append(path)
+            if path.suffix.lower() in extensions or looks_like_video(path):
+                files.append(path)
+            else:
+                skipped.append(path.relative_to(input_dir).as_posix())
     inputs = []
     for path in sorted(files):
         rel = path.relative_to(input_dir).as_posix()
         st = path.stat()
         key = hashlib.sha1(f"{rel}\0{st.st_size}\0{st.st_mtime_ns}\0{skey}".encode()).hexdigest()[:20]
         inputs.append(Input(path.resolve(), rel, key))
-    return inputs
+    return inputs, sorted(skipped)
+
+
+def remove_stale_temporaries(out_dir: Path) -> int:
+    """Delete the temporary files (``.NAME.tmp*``) a killed run left in the output folders; returns how many."""
+    n = 0
+    for folder in (out_dir, out_dir / "clips", out_dir / "thumbs", out_dir / ".curate" / "done"):
+        if folder.is_dir():
+            for path in folder.glob(".*.tmp*"):
+                path.unlink(missing_ok=True)
+                n += 1
+    return n
 
 
 def _is_sidecar(path: Path, settings) -> bool:
@@ -84,12 +104,14 @@ def curate(input_dir: str | Path, out_dir: str | Path, settings) -> Result:
     input_dir, out_dir = Path(input_dir), Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise UserError(f"--out is a file, not a folder: {out_dir}")
-    inputs = discover(input_dir, out_dir, settings)
+    inputs, skipped = discover(input_dir, out_dir, settings)
     from vgen.curate.stages import build_stages
 
     build_stages(settings)  # unknown stage names and bad orders fail here, before any work
     done_dir = out_dir / ".curate" / "done"
     done_dir.mkdir(parents=True, exist_ok=True)
+    if stale := remove_stale_temporaries(out_dir):
+        console.info(f"curate: removed {stale} temporary file{'s' if stale > 1 else ''} of an interrupted run")
     pending = [i for i in inputs if not (done_dir / f"{i.key}.jsonl").is_file()]
     console.info(f"curate: {len(inputs)} inputs, {len(inputs) - len(pending)} already done, {len(pending)} to run "
                  f"({settings.engine} engine, {settings.workers} worker{'s' if settings.workers > 1 else ''})")
@@ -111,7 +133,7 @@ def curate(input_dir: str | Path, out_dir: str | Path, settings) -> Result:
     except KeyboardInterrupt as exc:
         interrupted = exc
         console.warn("interrupted: writing the outputs of the finished inputs; rerun the same command to resume")
-    result = assemble(inputs, out_dir, settings, failures)
+    result = assemble(inputs, out_dir, settings, failures, skipped)
     result.processed = len(pending)
     result.seconds = time.time() - t0
     if interrupted is not None:
@@ -119,7 +141,8 @@ def curate(input_dir: str | Path, out_dir: str | Path, settings) -> Result:
     return result
 
 
-def assemble(inputs: list[Input], out_dir: Path, settings, failures: dict[str, str] | None = None) -> Result:
+def assemble(inputs: list[Input], out_dir: Path, settings, failures: dict[str, str] | None = None,
+             skipped: list[str] | None = None) -> Result:
     """Manifest (input order, near-duplicates resolved), bucket summary and report from the done files."""
     from vgen.curate.report import bucket_summary, write_report
 
@@ -137,21 +160,41 @@ def assemble(inputs: list[Input], out_dir: Path, settings, failures: dict[str, s
                                       frames=0, status="error", reason="worker_failed",
                                       labels={"input": item.rel, "detail": failures[item.key]}))
     if settings.dedup:
-        mark_duplicates(records, settings.dedup_max_distance)
+        mark_duplicates(records, settings.dedup_max_distance, out_dir)
     buckets = bucket_summary(records, settings)
     write_manifest(out_dir / "manifest.jsonl", records)
     from vgen.io.atomic import write_text
     from vgen.io.manifest import summary
 
     summ = summary(records)
-    summ.update(inputs=len(inputs), finished_inputs=finished, buckets=buckets)
+    summ.update(inputs=len(inputs), finished_inputs=finished, buckets=buckets, all_reasons=all_reasons(records),
+                cuts=source_cuts(records), skipped=skipped or [])
     write_text(out_dir / "summary.json", json.dumps(summ, indent=2) + "\n")
     write_report(out_dir / "report.html", records, summ, settings)
-    return Result(records, inputs=len(inputs), failed=len(failures), out_dir=out_dir, summary=summ)
+    return Result(records, inputs=len(inputs), failed=len(failures), skipped=skipped or [], out_dir=out_dir,
+                  summary=summ)
 
 
-def mark_duplicates(records: list[ClipRecord], max_distance: int) -> None:
-    """Reject a kept clip whose pHash is within ``max_distance`` bits of an earlier kept clip's (input order)."""
+def all_reasons(records: list[ClipRecord]) -> dict[str, int]:
+    """How many rejected clips failed each check (a clip failing three checks counts three times)."""
+    counts: dict[str, int] = {}
+    for r in records:
+        if r.status == "rejected":
+            for reason in r.labels.get("reasons") or [r.reason]:
+                counts[reason] = counts.get(reason, 0) + 1
+    return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+def source_cuts(records: list[ClipRecord]) -> dict[str, dict]:
+    """Each source's detected cuts (frames, seconds, and per detector when several ran), by input."""
+    return {r.labels["input"]: r.labels["source_cuts"] for r in records if isinstance(r.labels.get("source_cuts"), dict)}
+
+
+def mark_duplicates(records: list[ClipRecord], max_distance: int, out_dir: Path | None = None) -> None:
+    """Reject a kept clip whose pHash is within ``max_distance`` bits of an earlier kept clip's (input order).
+
+    Duplicates within a source are rejected before encoding (vgen.curate.pipeline); this decides across sources,
+    whose workers run apart, and removes the rejected clip's file so clips/ holds kept clips only."""
     import numpy as np
 
     seen: list[int] = []
@@ -166,9 +209,13 @@ def mark_duplicates(records: list[ClipRecord], max_distance: int) -> None:
             dist = np.unpackbits(xor.view(np.uint8).reshape(-1, 8), axis=1).sum(1)
             j = int(dist.argmin())
             if dist[j] <= max_distance:
+                if out_dir is not None and not Path(r.path).is_absolute():
+                    (out_dir / r.path).unlink(missing_ok=True)
                 r.status, r.reason = "rejected", "duplicate"
+                r.labels["reasons"] = ["duplicate"]
                 r.labels["duplicate_of"] = seen_paths[j]
                 r.scores["duplicate_distance"] = float(dist[j])
+                r.path = r.source or r.path
                 continue
         seen.append(value)
         seen_paths.append(r.path)

@@ -34,11 +34,15 @@ class CurateSettings(BaseSettings):
     min_aspect: float = 0.4  # width / height
     max_aspect: float = 2.5
 
-    # shot split with PySceneDetect: detectors among "adaptive" and "content"; with both, `combine` decides
-    detectors: list[Literal["adaptive", "content"]] = ["adaptive"]
-    combine: Literal["intersection", "union"] = "intersection"  # intersection: a cut both detectors agree on (+-1)
+    # shot split with PySceneDetect: detectors among "adaptive", "content", "hash" and "histogram", all fed from one
+    # decode; with several, `combine` decides: intersection (a cut every detector finds, +-1 frame), union (any),
+    # majority (more than half of them)
+    detectors: list[Literal["adaptive", "content", "hash", "histogram"]] = ["adaptive", "histogram"]
+    combine: Literal["intersection", "union", "majority"] = "union"
     adaptive_threshold: float = 3.0
     content_threshold: float = 27.0
+    hash_threshold: float = 0.395
+    histogram_threshold: float = 0.05
     min_shot_frames: int = Field(8, ge=1)
     detect_width: int = 256  # frames are downscaled to about this width before detection
 
@@ -57,7 +61,9 @@ class CurateSettings(BaseSettings):
 
     # filters (a clip failing one is kept in the manifest as rejected with the reason)
     min_sharpness: float = 27.0  # reason "blurry" (edge sharpness: ~55 crisp, ~20 after a sigma-2 blur)
-    min_motion: float = 0.01  # mean optical-flow speed; reason "static"
+    min_motion: float = 0.01  # mean optical-flow speed; reason "static" when below, and also below min_moving:
+    min_moving: float = 0.01  # share of pixels faster than moving_speed (moving objects over a still camera)
+    moving_speed: float = 0.05  # a pixel faster than this moves
     max_jitter: float = 0.35  # spread of the global motion over time; reason "too_shaky"
     min_brightness: float = 0.08  # reason "too_dark"
     max_brightness: float = 0.92  # reason "too_bright"

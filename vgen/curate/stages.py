@@ -7,7 +7,8 @@ hook; ``factory(settings)`` returns a callable. The ``kind`` decides when it run
 - ``split``:   ``stage(src) -> list[Shot]``; the shots of the source (one splitter per recipe).
 - ``cut``:     ``stage(src, shots) -> list[Span]``; clip candidates, spans with a ``reason`` are recorded as rejected.
 - ``clip``:    ``stage(clip: ClipContext) -> None``; adds ``clip.scores`` / ``clip.labels``, may ``clip.reject()``.
-  Every clip stage runs on every candidate (so the report has every score); the first rejection is the reason.
+  Every clip stage runs on every candidate (so the report has every score); every failing check is recorded in
+  ``clip.reasons`` and the first is the headline ``clip.reason``.
 - ``caption``: ``stage(clip) -> str | None``; runs on kept clips after their file is written (``clip.path``), so a
   VLM plugin can read the file or use ``clip.frames``.
 """
@@ -74,7 +75,8 @@ class ClipContext:
     scores: dict[str, float] = field(default_factory=dict)
     labels: dict[str, Any] = field(default_factory=dict)
     captions: dict[str, str] = field(default_factory=dict)
-    reason: str | None = None
+    reason: str | None = None  # the headline: the first of ``reasons``
+    reasons: list[str] = field(default_factory=list)  # every failing check, in stage order
     path: Path | None = None  # the written clip file (kept clips, before captioning)
     cache: dict = field(default_factory=dict)  # shared intermediate results (optical flow ...)
 
@@ -99,9 +101,11 @@ class ClipContext:
         return self.end - self.start
 
     def reject(self, reason: str) -> None:
-        """Mark the clip rejected; the first reason stays."""
+        """Mark the clip rejected for ``reason``; the first reason stays the headline, every one is listed."""
         if self.reason is None:
             self.reason = reason
+        if reason not in self.reasons:
+            self.reasons.append(reason)
 
     def drop_leading(self, n: int) -> None:
         """Start the clip ``n`` frames later (used to start on the clearest frame)."""

@@ -26,6 +26,9 @@ class Scene:
     blur: float = 0.0  # Gaussian blur sigma in output pixels
     text: str | None = None  # drawn at a fixed place over the moving scene
     gain: float = 1.0  # brightness multiplier (0.1 makes a dark scene)
+    shake: float | None = None  # handheld shake (px std per frame at the output size); None: the motion's default
+    # extras: "objects": n discs moving over the scene at "object_speed" frame widths per second (default 0.3),
+    # "object_size": their radius as a share of the frame height (default 0.12)
     extras: dict = field(default_factory=dict)
 
 
@@ -61,7 +64,7 @@ def render_scene(scene: Scene, fps: float, width: int, height: int) -> np.ndarra
     rng = np.random.default_rng(scene.seed + 1000)
     cx, cy = big_w / 2, big_h / 2
     step = scene.speed * width / fps  # pixels per frame for pans and tilts
-    shake = {"handheld shot": 1.2, "shaky": 7.0}.get(scene.motion, 0.0)
+    shake = {"handheld shot": 1.2, "shaky": 7.0}.get(scene.motion, 0.0) if scene.shake is None else scene.shake
     offsets = rng.normal(0, shake, size=(n, 2)) if shake else np.zeros((n, 2))
     frames = []
     for i in range(n):
@@ -86,6 +89,8 @@ def render_scene(scene: Scene, fps: float, width: int, height: int) -> np.ndarra
         m = np.array([[1 / s, 0, width / 2 - x / s], [0, 1 / s, height / 2 - y / s]], np.float32)
         frame = cv2.warpAffine(image, m, (width, height), flags=cv2.INTER_AREA if s > 1 else cv2.INTER_LINEAR,
                                borderMode=cv2.BORDER_REFLECT)
+        if scene.extras.get("objects"):
+            _draw_objects(frame, scene, i, fps)
         if scene.blur:
             frame = cv2.GaussianBlur(frame, (0, 0), scene.blur)
         if scene.gain != 1.0:
@@ -94,6 +99,25 @@ def render_scene(scene: Scene, fps: float, width: int, height: int) -> np.ndarra
             _draw_text(frame, scene.text)
         frames.append(frame)
     return np.stack(frames)
+
+
+def _draw_objects(frame: np.ndarray, scene: Scene, i: int, fps: float) -> None:
+    """Discs moving in straight lines at constant speed, bouncing off the frame's edges."""
+    import cv2
+
+    h, w = frame.shape[:2]
+    rng = np.random.default_rng(scene.seed + 2000)
+    r = max(2, int(round(scene.extras.get("object_size", 0.12) * h)))
+    for _ in range(int(scene.extras["objects"])):
+        start = rng.uniform([r, r], [w - r, h - r])
+        angle = rng.uniform(0, 2 * np.pi)
+        colour = tuple(int(c) for c in rng.integers(0, 256, 3))
+        step = scene.extras.get("object_speed", 0.3) * w / fps * i
+        pos = []
+        for p0, d, span in ((start[0], np.cos(angle), w - 2 * r), (start[1], np.sin(angle), h - 2 * r)):
+            q = (p0 - r + d * step) % (2 * span)  # bounce: fold the straight path back into the frame
+            pos.append(int(round(r + (q if q <= span else 2 * span - q))))
+        cv2.circle(frame, (pos[0], pos[1]), r, colour, -1, lineType=cv2.LINE_AA)
 
 
 def _draw_text(frame: np.ndarray, text: str) -> None:
