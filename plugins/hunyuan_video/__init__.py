@@ -1,7 +1,8 @@
 """HunyuanVideo (arXiv 2412.03603): LLM + CLIP text encoders, causal 3D VAE, 13B dual/single-stream DiT.
 
 ``vgen.load("hunyuan-video", weights=DIR)`` reads a diffusers-layout folder; ``config="tiny"`` builds random tiny
-weights. Heavy modules are imported inside the factories so that ``vgen`` starts fast.
+weights; ``vgen convert hunyuan-original`` (commands.py) turns Tencent's original checkpoint into that layout.
+Heavy modules (and typer) are imported inside the factories and hooks so that ``vgen`` starts fast.
 """
 
 from vgen.hookspecs import hookimpl
