@@ -16,7 +16,7 @@ MODULE = "vgen_thirdparty_demo"
 PLUGIN = textwrap.dedent('''
     """A plugin written from docs/plugins.md: only vgen.contract and vgen.hookspecs are imported from vgen."""
 
-    from vgen.contract import FlowSampler
+    from vgen.contract import ExporterBase, FlowSampler
     from vgen.hookspecs import hookimpl
 
 
@@ -44,6 +44,46 @@ PLUGIN = textwrap.dedent('''
         def __call__(self, clip):
             clip.scores["my_luma"] = float(clip.frames.mean()) / 255.0
             clip.labels["my_stage"] = "seen"
+
+
+    class ProgramRuntime:
+        """Runs a saved torch.export program (eagerly, no compile)."""
+
+        provider = "torch-export-eager"
+
+        def __init__(self, path):
+            import torch
+
+            self.module = torch.export.load(str(path)).module()
+
+        def __call__(self, tensors):
+            import torch
+
+            with torch.no_grad():
+                return self.module(*tensors)
+
+
+    class ProgramFormat(ExporterBase):
+        """Each part as a torch.export program (``.pt2``) with its changing axes symbolic."""
+
+        name = "my-format"
+
+        def export(self, part, example, folder, options):
+            import torch
+
+            dim = torch.export.Dim.DYNAMIC(min=1)
+            axes = tuple({axis: dim for axis in dims} for dims in part.dynamic_axes())
+            program = torch.export.export(part.module.eval(), tuple(example), dynamic_shapes=(axes,))
+            torch.export.save(program, str(folder / f"{part.name}.pt2"))
+            return [f"{part.name}.pt2"]
+
+        def runtime(self, folder, part, device):
+            return ProgramRuntime(folder / f"{part['name']}.pt2")
+
+
+    @hookimpl
+    def register_exporters(register):
+        register("my-format", ProgramFormat, description="torch.export programs run eagerly")
 
 
     @hookimpl
@@ -90,8 +130,9 @@ def test_listed_from_its_entry_point(vgen):
     data = json.loads(vgen("plugins", "--json").stdout)
     row = next(r for r in data["plugins"] if r["plugin"] == NAME)
     assert row["source"] == f"entry point:{MODULE}" and row["failures"] == [] and data["failures"] == []
-    assert {(b["kind"], b["name"]) for b in row["backends"]} >= {("sampler", "my-sampler"),
-                                                                  ("curation_stage", "my-stage")}
+    assert {(b["kind"], b["name"]) for b in row["backends"]} == {("sampler", "my-sampler"),
+                                                                  ("curation_stage", "my-stage"),
+                                                                  ("exporter", "my-format")}
 
 
 def test_sample_with_the_plugins_sampler(vgen):
@@ -116,3 +157,16 @@ def test_curate_with_the_plugins_stage(vgen):
     records = [json.loads(line) for line in (vgen.root / "clips" / "manifest.jsonl").read_text().splitlines()]
     kept = [r for r in records if r["status"] == "kept"]
     assert kept and all(r["labels"]["my_stage"] == "seen" and 0 < r["scores"]["my_luma"] < 1 for r in kept)
+
+
+def test_export_with_the_plugins_format_and_sample_on_its_runtime(vgen):
+    engine = vgen.root / "engine"
+    vgen("export", "my-format", "--pipeline", "hunyuan-video", "--config", "tiny", "--parts", "dit", "--out", engine)
+    manifest = json.loads((engine / "vgen-engine.json").read_text())
+    assert (engine / "dit.pt2").is_file() and "dit.pt2" in json.dumps(manifest)
+    res = vgen("sample", "a red ball", "--pipeline", "hunyuan-video", "--config", "tiny", "--steps", 2,
+               "--frames", 5, "--height", 32, "--width", 32, "--engine", "my-format", "--engine-dir", engine,
+               "--out", vgen.root / "engine-videos", "--json")
+    sidecar = json.loads((vgen.root / json.loads(res.stdout)["sidecar"]).read_text())
+    assert sidecar["settings"]["engine"] == "my-format"
+    assert "torch-export-eager" in json.dumps(sidecar)  # the runtime that ran the DiT is on record

@@ -5,7 +5,8 @@
   (vgen.contract.sampler).
 - ``register_curation_stages``: ``SourceStage``, ``SplitStage``, ``CutStage``, ``ClipStage`` or ``CaptionStage`` by
   the ``kind`` meta key (vgen.contract.curation).
-- ``register_exporters``: ``Exporter`` and the ``Runtime`` that runs what it writes (vgen.contract.export).
+- ``register_exporters``: ``Exporter`` (subclass ``ExporterBase``) and the ``Runtime`` that runs what it writes
+  (vgen.contract.export).
 
 docs/plugins.md shows each with its factory's signature, the meta keys vgen reads and an example. Names resolve on
 first use, so ``import vgen.contract`` stays light.
@@ -31,6 +32,7 @@ _WHERE = {
     "CaptionStage": "vgen.contract.curation",
     "STAGE_PROTOCOLS": "vgen.contract.curation",
     "Exporter": "vgen.contract.export",
+    "ExporterBase": "vgen.contract.export",
     "Runtime": "vgen.contract.export",
 }
 
