@@ -16,7 +16,8 @@ hookimpl = pluggy.HookimplMarker("vgen")
 def register_samplers(register):
     """Register ODE/SDE solvers: ``factory(**options) -> vgen.contract.Sampler`` (vgen calls ``factory()``).
 
-    Subclass ``vgen.contract.FlowSampler`` and write ``step``. meta: ``order`` (int), ``description``.
+    Subclass ``vgen.contract.FlowSampler`` and write ``step``; ``velocity(x, sigma)`` gets ``sigma`` as a 0-d float32
+    tensor. meta: ``description``.
     """
 
 
@@ -29,8 +30,7 @@ def register_schedules(register):
 @hookspec
 def register_pipelines(register):
     """Register model families: ``factory(weights=None, config=None, device="cpu", dtype=torch.float32, **options)
-    -> vgen.contract.VideoPipeline`` (subclass ``vgen.contract.PipelineBase``). meta: ``default`` (bool),
-    ``description``."""
+    -> vgen.contract.VideoPipeline`` (subclass ``vgen.contract.PipelineBase``). meta: ``description``."""
 
 
 @hookspec
@@ -42,9 +42,9 @@ def register_curation_stages(register):
 
 @hookspec
 def register_exporters(register):
-    """Register export formats: ``factory() -> vgen.contract.Exporter``, which writes an engine folder that its
-    ``vgen.contract.Runtime`` runs (``vgen export FORMAT``, ``vgen sample --engine FORMAT``).
-    meta: ``available`` (a callable returning a version line or raising), ``description``."""
+    """Register export formats: ``factory() -> vgen.contract.Exporter`` (subclass ``vgen.contract.ExporterBase``),
+    which writes a pipeline's parts for ``vgen export NAME`` and loads them as a ``vgen.contract.Runtime`` for
+    ``vgen sample --engine NAME``. meta: ``description``."""
 
 
 @hookspec

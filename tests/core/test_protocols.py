@@ -64,6 +64,9 @@ def test_curation_stages(name):
 def test_exporters(name):
     exporter = registry.get("exporter", name).factory()
     assert isinstance(exporter, registry.PROTOCOLS["exporter"])
+    assert exporter.name == name  # an engine folder's manifest finds its runtime again by this name
+    inspect.signature(exporter.runtime).bind("folder", {}, "cpu")
+    inspect.signature(exporter.export).bind("part", [], "folder", {})
 
 
 @pytest.mark.parametrize("name", _all("pipeline"))
