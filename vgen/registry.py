@@ -29,17 +29,13 @@ def __getattr__(name: str):
     if name == "PROTOCOLS":
         from vgen import contract
 
-        protocols = {
+        return {
             "sampler": contract.Sampler,
             "schedule": contract.Schedule,
             "pipeline": contract.VideoPipeline,
             "curation_stage": contract.CurationStage,
+            "exporter": contract.Exporter,
         }
-        try:  # TODO(A): drop the guard once vgen/contract/export.py (helper B) lands
-            protocols["exporter"] = contract.Exporter
-        except ImportError:
-            pass
-        return protocols
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
