@@ -74,9 +74,10 @@ def one_line(exc: BaseException) -> str:
 
 def setup(args) -> dict:
     """The DiT part at the benchmark's dtype on its device, and the step inputs (the same in every process)."""
-    from vgen_export.core.capture import pipeline_parts
-    from vgen_export.core.parts import DTYPES
     from vgen_plugins.hunyuan_video.pipeline import build
+
+    from vgen.export.capture import pipeline_parts
+    from vgen.export.parts import DTYPES
 
     device = torch.device(args.device)
     torch.manual_seed(0)
@@ -91,18 +92,19 @@ def setup(args) -> dict:
 
 def bench_engine(engine: str, ctx: dict, args, want: torch.Tensor) -> dict:
     """Export -> load -> time one engine; a row (``error`` None) or an exception."""
-    from vgen_export.core.exporting import _runner, export_parts
-    from vgen_export.core.parity import errors
+    from vgen.export.exporting import export_parts
+    from vgen.export.formats import exporter
+    from vgen.export.parity import errors
 
     device, part = ctx["device"], ctx["part"]
     # onnx23: opset 23, where attention is one ONNX Attention node (opset 18 spells out matmul/softmax/matmul)
-    fmt, opset = ("onnx", 23) if engine == "onnx23" else (engine, 18)
+    fmt, options = ("onnx", {"opset": 23}) if engine == "onnx23" else (engine, {})
     start = time.perf_counter()
-    manifest = export_parts([part], fmt, args.out / engine, dtype=args.dtype, device=device, opset=opset,
-                            shapes=ctx["shapes"], tolerance=1e9)  # the table reports the error; do not stop here
+    manifest = export_parts([part], fmt, args.out / engine, dtype=args.dtype, device=device, shapes=ctx["shapes"],
+                            tolerance=1e9, **options)  # the table reports the error; do not stop here
     export_s = time.perf_counter() - start
     say(f"{engine}: exported in {export_s:.0f} s; loading and timing {args.iters} steps ...")
-    runner = _runner(fmt, args.out / engine, manifest["parts"]["dit"], device)
+    runner = exporter(fmt).runtime(args.out / engine, manifest["parts"]["dit"], device)
     ms, got = timed(runner, ctx["inputs"], device, 2, args.iters)
     max_abs, max_rel = errors(got, want)
     return {"engine": engine, "runs_on": runner.provider, "ms_per_step": ms, "max_abs_err": max_abs,

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 import torch
-from vgen_export.core.aoti_format import check_loads
+from vgen_export.aoti.package import check_loads
 
 from vgen.errors import UserError
 

@@ -167,5 +167,6 @@ def _load_stage_sections() -> None:
     plugins.load_plugins()
     import importlib
 
-    for module in ("vgen.models_settings", "vgen.sample.settings", "vgen.train.settings", "vgen.curate.settings"):
-        importlib.import_module(module)  # [model], [sample], [train], [curate]; [export] comes with its plugin
+    for module in ("vgen.models_settings", "vgen.sample.settings", "vgen.train.settings", "vgen.curate.settings",
+                   "vgen.export.settings"):
+        importlib.import_module(module)  # [model], [sample], [train], [curate], [export]

@@ -25,7 +25,7 @@ def test_aoti_package_of_the_tiny_dit_loads_and_matches(tmp_path):
     assert all(r["max_rel"] <= 1e-4 for r in manifest["parts"]["dit"]["parity"])
 
     # load the package on its own and compare with eager at a size the export did not use
-    from vgen_export.core.capture import pipeline_parts
+    from vgen.export.capture import pipeline_parts
 
     part = pipeline_parts(_pipe(), ["dit"])[0]
     model = torch._inductor.aoti_load_package(str(out / "dit.pt2"))
@@ -38,8 +38,7 @@ def test_aoti_package_of_the_tiny_dit_loads_and_matches(tmp_path):
     assert ((got - want).abs().max() / want.abs().max()).item() <= 1e-4
 
     # and inside the sampler loop
-    from vgen_export.runtimes import apply_engine
-
+    from vgen.export.engines import apply_engine
     from vgen.sample.loop import generate
 
     kwargs = dict(steps=2, frames=5, height=32, width=32, seed=1, progress=False)
@@ -63,8 +62,7 @@ def test_tensorrt_engine_of_the_tiny_dit(tmp_path):
     manifest = json.loads((out / "vgen-engine.json").read_text())
     assert all(r["max_rel"] <= 2e-2 for r in manifest["parts"]["dit"]["parity"])
 
-    from vgen_export.runtimes import apply_engine
-
+    from vgen.export.engines import apply_engine
     from vgen.sample.loop import generate
 
     kwargs = dict(steps=2, frames=5, height=32, width=32, seed=1, progress=False, device="cuda")
@@ -74,20 +72,20 @@ def test_tensorrt_engine_of_the_tiny_dit(tmp_path):
 
 
 def test_large_models_memory_map_their_weights(monkeypatch):
-    from vgen_export.core import aoti_format
+    from vgen_export.aoti import package as aoti_package
 
     module = torch.nn.Linear(64, 64)  # 16.6 kB of weights
-    assert aoti_format.inductor_configs(module) == {}
-    monkeypatch.setattr(aoti_format, "MMAP_WEIGHTS_BYTES", 16_000)
-    assert aoti_format.inductor_configs(module) == {"aot_inductor.force_mmap_weights": True}
+    assert aoti_package.inductor_configs(module) == {}
+    monkeypatch.setattr(aoti_package, "MMAP_WEIGHTS_BYTES", 16_000)
+    assert aoti_package.inductor_configs(module) == {"aot_inductor.force_mmap_weights": True}
 
 
 @pytest.mark.slow
 def test_aoti_package_with_memory_mapped_weights_loads_and_matches(tmp_path, monkeypatch):
     # the path a model over MMAP_WEIGHTS_BYTES takes (the 710M mid DiT crashed on load without it)
-    from vgen_export.core import aoti_format
+    from vgen_export.aoti import package as aoti_package
 
-    monkeypatch.setattr(aoti_format, "MMAP_WEIGHTS_BYTES", 0)
+    monkeypatch.setattr(aoti_package, "MMAP_WEIGHTS_BYTES", 0)
     out = tmp_path / "aoti"
     assert main(["export", "aoti", *TINY, "--parts", "dit", "--out", str(out)]) == 0  # parity gate inside
     manifest = json.loads((out / "vgen-engine.json").read_text())
@@ -101,14 +99,14 @@ def test_aoti_package_with_memory_mapped_weights_loads_and_matches(tmp_path, mon
 def test_a_package_whose_loader_dies_fails_the_export_with_one_line(tmp_path, monkeypatch, capsys, probe, says):
     """The package is loaded in a child first: a loader that dies in native code (torch 2.11+cu130 on an H200 did,
     for any package) ends the export with one line naming the file, not a dead process."""
-    from vgen_export.core import aoti_format
+    from vgen_export.aoti import package as aoti_package
 
     def fake_compile(program, package_path, inductor_configs):  # the C++ compile is the slow test's job
         open(package_path, "wb").write(b"not a real package")
         return package_path
 
     monkeypatch.setattr(torch._inductor, "aoti_compile_and_package", fake_compile)
-    monkeypatch.setattr(aoti_format, "PROBE", probe)
+    monkeypatch.setattr(aoti_package, "PROBE", probe)
     out = tmp_path / "aoti"
     assert main(["-q", "export", "aoti", *TINY, "--parts", "dit", "--out", str(out)]) != 0  # -q: the error only
     err = capsys.readouterr().err.strip().splitlines()

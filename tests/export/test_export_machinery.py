@@ -5,12 +5,12 @@ import sys
 
 import pytest
 import torch
-from vgen_export.core.exporting import export_parts
-from vgen_export.core.parity import ParityError
-from vgen_export.core.parts import CallModule, InputSpec, Part
 
 from vgen.cli import main
 from vgen.errors import UserError
+from vgen.export.exporting import export_parts
+from vgen.export.parity import ParityError
+from vgen.export.parts import CallModule, InputSpec, Part
 
 
 class Denoiser(torch.nn.Module):
@@ -85,7 +85,7 @@ def test_parity_gate_fails_the_export_and_writes_nothing(tmp_path, capsys):
 
 
 def test_missing_packages_are_named(monkeypatch, tmp_path):
-    from vgen_export.core import onnx_format
+    from vgen_export.onnx import graph as onnx_graph
 
     monkeypatch.setitem(sys.modules, "tensorrt", None)  # import tensorrt -> ImportError
     with pytest.raises(UserError, match="pip install tensorrt"):
@@ -94,14 +94,19 @@ def test_missing_packages_are_named(monkeypatch, tmp_path):
 
     if "CUDAExecutionProvider" not in onnxruntime.get_available_providers():
         with pytest.raises(UserError, match="pip install onnxruntime-gpu"):
-            onnx_format.providers(torch.device("cuda"))
+            onnx_graph.providers(torch.device("cuda"))
     monkeypatch.setitem(sys.modules, "onnxruntime", None)
     with pytest.raises(UserError, match="pip install onnxruntime"):
-        onnx_format.providers(torch.device("cpu"))
+        onnx_graph.providers(torch.device("cpu"))
 
 
 def test_cli_one_line_errors(capsys):
-    for argv, needle in ((["export", "tflite", "--config", "tiny"], "unknown export format 'tflite'"),
+    for argv, needle in ((["export", "tflite", "--config", "tiny"],
+                          "unknown export format 'tflite'; registered: aoti, onnx, tensorrt"),
+                         (["export", "onnx", "--config", "tiny", "--precision", "fp16"],
+                          "onnx export has no option 'precision' (it reads: opset, external_data)"),
+                         (["export", "aoti", "--config", "tiny", "--opset", "20"], "aoti export has no option 'opset'"),
+                         (["export", "onnx", "--config", "tiny", "--opset", "17"], "--opset must be >= 18"),
                          (["export", "onnx", "--config", "tiny", "--parts", "dit,unet"], "unknown part 'unet'"),
                          (["export", "onnx", "--config", "tiny", "--shapes", "frames=6;frames=9"], "frames must be 4k+1"),
                          (["export", "onnx", "--config", "tiny", "--dtype", "int8"], "--dtype must be one of")):
@@ -109,6 +114,24 @@ def test_cli_one_line_errors(capsys):
         assert main(argv) == 2
         err = capsys.readouterr().err.strip()
         assert needle in err and len(err.splitlines()) == 1, err
+
+
+def test_engines_resolve_through_the_registry(tmp_path, capsys):
+    """--engine takes torch or a registered format; a folder whose format no plugin registers names it and the
+    registered ones (one line, exit 2)."""
+    sample = ["sample", "x", "--pipeline", "hunyuan-video", "--config", "tiny", "--steps", "1", "--frames", "1",
+              "--height", "32", "--width", "32", "--out", str(tmp_path / "o")]
+    capsys.readouterr()
+    assert main([*sample, "--engine", "nonesuch"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.endswith("unknown engine 'nonesuch'; registered: torch, aoti, onnx, tensorrt") and "\n" not in err
+    folder = tmp_path / "engine"
+    folder.mkdir()
+    (folder / "vgen-engine.json").write_text(json.dumps({"manifest_version": 1, "format": "nonesuch", "parts": {}}))
+    assert main([*sample, "--engine", "nonesuch", "--engine-dir", str(folder)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.endswith(f"{folder / 'vgen-engine.json'}: format 'nonesuch' is not registered by any plugin "
+                        "(is it installed?); registered: aoti, onnx, tensorrt") and "\n" not in err, err
 
 
 def test_doctor_lists_every_exporter():
@@ -138,8 +161,9 @@ def test_export_recipe_section_and_cli_precedence(tmp_path, monkeypatch):
 def test_shape_flags_become_parity_sizes_and_tensorrt_profiles():
     from types import SimpleNamespace
 
-    from vgen_export.core.command import resolve_shapes
-    from vgen_export.core.tensorrt_format import profile_shapes
+    from vgen_export.tensorrt.engine import profile_shapes
+
+    from vgen.export.run import resolve_shapes
 
     hv = SimpleNamespace(name="hunyuan-video", temporal_compression=4, spatial_compression=8, size_multiple=16)
     s = SimpleNamespace(shapes="frames=5,height=32,width=48;batch=2,frames=9,height=48,width=32,text_len=20",

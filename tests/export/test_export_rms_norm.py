@@ -7,8 +7,9 @@ has one: then torch.export keeps the fused op on CPU too, exactly as on the GPU 
 
 import pytest
 import torch
-from vgen_export.core.exporting import export_parts
-from vgen_export.core.parts import CallModule, InputSpec, Part
+
+from vgen.export.exporting import export_parts
+from vgen.export.parts import CallModule, InputSpec, Part
 
 
 def _fused_kernel(x, normalized_shape, weight, eps):

@@ -43,12 +43,6 @@ def _ffmpeg():
     return f"PyAV {av.__version__}, FFmpeg {av.ffmpeg_version_info}, H.264 encoder {enc}, AAC {'aac' in av.codecs_available}"
 
 
-def _ort():
-    import onnxruntime as ort
-
-    return f"{ort.__version__}: {', '.join(ort.get_available_providers())}"
-
-
 def checks() -> list[dict]:
     items = [
         _check("python", "everything", lambda: platform.python_version()),
@@ -56,28 +50,28 @@ def checks() -> list[dict]:
         _check("cuda", "GPU sampling and training", _cuda),
         _check("pyav/ffmpeg", "reading and writing video and audio", _ffmpeg),
         _check("transformers", "text encoders", _version("transformers")),
-        _check("onnx", "vgen export onnx", _version("onnx")),
-        _check("onnxruntime", "vgen sample --engine onnx", _ort),
-        _check("tensorrt", "vgen export tensorrt / --engine tensorrt", _version("tensorrt")),
         _check("scenedetect", "vgen curate shot splitting", _version("scenedetect")),
         _check("opencv", "vgen curate scores and camera motion", _version("cv2")),
         _check("peft", "LoRA training", _version("peft")),
         _check("ray", "vgen curate --engine ray", _version("ray")),
     ]
+    return items + exporter_checks()
+
+
+def exporter_checks() -> list[dict]:
+    """One row per registered export format: ``Exporter.available()`` says what it runs with, or why it cannot."""
     try:
         from vgen import registry
 
-        for exporter in registry.backends()["exporter"].values():
-            avail = exporter.meta.get("available")
-            items.append(_check(f"exporter {exporter.name}", exporter.description or "export",
-                                avail if callable(avail) else (lambda: True)))
-    except Exception:  # doctor must always answer
-        pass
-    return items
+        table = registry.backends()["exporter"]
+    except Exception as exc:  # doctor must always answer
+        return [{"item": "exporters", "ok": False, "detail": f"{type(exc).__name__}: {exc}", "enables": "export"}]
+    return [_check(f"exporter {name}", f"vgen export {name} / vgen sample --engine {name}",
+                   lambda b=backend: b.factory().available()) for name, backend in sorted(table.items())]
 
 
 def doctor(as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table.")):
-    """Report python, torch, CUDA, PyAV/FFmpeg, onnxruntime, TensorRT and what each enables."""
+    """Report python, torch, CUDA, PyAV/FFmpeg, each export format and what each enables."""
     from rich.table import Table
 
     from vgen import console

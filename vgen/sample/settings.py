@@ -45,7 +45,7 @@ class SampleSettings(BaseSettings):
     attention: str | None = None  # attention backend (vgen.nn.attention)
     lora: Path | None = None  # a LoRA file (diffusers key format, e.g. from vgen train) merged into the DiT
     lora_scale: float = 1.0
-    engine: Literal["torch", "onnx", "tensorrt", "aoti"] = "torch"  # run exported DiT/VAE decoder (vgen export)
+    engine: str = "torch"  # torch, or a registered export format run from engine_dir (`vgen plugins`)
     engine_dir: Path | None = None  # the engine directory vgen export wrote
     vae_tiling: Literal["auto", "on", "off"] = "auto"
     tile_above: int = 17 * 512 * 512  # auto tiling when frames * height * width exceeds this

@@ -13,7 +13,9 @@ from __future__ import annotations
 import inspect
 
 import torch
-from vgen_export.core.parts import (
+
+from vgen.errors import UserError
+from vgen.export.parts import (
     CallModule,
     InputSpec,
     Part,
@@ -22,8 +24,6 @@ from vgen_export.core.parts import (
     returns_kind,
     weight_signature,
 )
-
-from vgen.errors import UserError
 
 PARTS = ("dit", "vae_decoder", "text_encoder", "text_encoder_2")
 

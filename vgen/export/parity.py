@@ -6,10 +6,10 @@ The relative error is max|artifact - torch| / max|torch| (one number per output,
 from __future__ import annotations
 
 import torch
-from vgen_export.core.parts import Part
 
 from vgen import console
 from vgen.errors import UserError
+from vgen.export.parts import Part
 
 TOLERANCE = {"fp32": 1e-4, "fp16": 2e-2, "bf16": 5e-2, "fp8": 1.5e-1}
 

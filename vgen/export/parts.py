@@ -61,6 +61,11 @@ class Part:
     def roles(self) -> set[str]:
         return {s for i in self.inputs for s in i.shape if isinstance(s, str)}
 
+    def dynamic_axes(self) -> list[dict[int, str]]:
+        """Per input, ``{axis: role}`` of the axes whose size changes between calls (the artifact keeps them
+        symbolic); every other axis is fixed."""
+        return [{axis: s for axis, s in enumerate(spec.shape) if isinstance(s, str)} for spec in self.inputs]
+
     def cast(self, dtype: torch.dtype) -> Part:
         """The part at another float precision; its floating inputs follow (as pipelines cast them to the model's)."""
         self.module.to(dtype)

@@ -1,14 +1,14 @@
-"""``vgen export`` from resolved settings: load the pipeline, find its parts, export them, gate, write."""
+"""``vgen export FORMAT`` from resolved settings: load the pipeline, find its parts, export them, gate, write."""
 
 from __future__ import annotations
 
 import torch
-from vgen_export.core.capture import PARTS, pipeline_parts, video_dims
-from vgen_export.core.exporting import FORMATS, export_parts
-from vgen_export.core.parts import DTYPES, ROLES, parse_dims
 
 from vgen import registry
 from vgen.errors import UserError
+from vgen.export.capture import PARTS, pipeline_parts, video_dims
+from vgen.export.exporting import export_parts, prepare
+from vgen.export.parts import ROLES, parse_dims
 
 
 def default_video_shapes(pipe) -> list[dict[str, int]]:
@@ -54,35 +54,27 @@ def resolve_shapes(pipe, s) -> tuple[list[dict], dict, dict]:
     return [to_roles(v) for v in video], {k: to_roles(v) for k, v in spans.items()}, {"parity": video, **spans}
 
 
+OPTIONS = ("opset", "precision", "timing_cache")  # the settings a format may read (Exporter.options)
+
+
 def run_export(fmt: str, s) -> dict:
-    """Export with ``ExportSettings`` ``s``; returns the manifest."""
-    if fmt not in FORMATS:
-        raise UserError(f"unknown export format {fmt!r}; known: {', '.join(FORMATS)}")
-    if s.dtype not in DTYPES:
-        raise UserError(f"--dtype must be one of {', '.join(DTYPES)}, got {s.dtype!r}")
-    if s.precision and (fmt != "tensorrt" or s.precision not in ("fp16", "bf16", "fp8")):
-        raise UserError("--precision is for tensorrt only: fp16, bf16 or fp8")
+    """Export with ``ExportSettings`` ``s`` as the registered format ``fmt``; returns the manifest."""
+    device = torch.device(s.device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise UserError("--device cuda but CUDA is not available here")
+    options = {k: getattr(s, k) for k in OPTIONS}
+    exporter, _ = prepare(fmt, s.dtype, device, None, options)  # a wrong format or option fails before any model
     names = [p.strip() for p in s.parts.split(",") if p.strip()]
     unknown = [n for n in names if n not in PARTS]
     if unknown or not names:
         raise UserError(f"unknown part {unknown[0] if unknown else ''!r}; known: {', '.join(PARTS)}")
     if s.weights is not None and not s.weights.expanduser().is_dir():
         raise UserError(f"weights folder not found: {s.weights}")
-    device = torch.device(s.device)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise UserError("--device cuda but CUDA is not available here")
-    if fmt == "tensorrt":
-        from vgen_export.core.tensorrt_format import require
-
-        require()
-        if device.type != "cuda":
-            raise UserError("tensorrt export needs --device cuda")
     backend = registry.get("pipeline", s.pipeline)
     pipe = backend.factory(weights=s.weights, config=s.config, device=device, dtype=torch.float32)
     shapes, ranges, video = resolve_shapes(pipe, s)
     parts = pipeline_parts(pipe, names, device=device)
     info = {"pipeline": s.pipeline, "weights": str(s.weights) if s.weights else None, "config": s.config,
             "video_shapes": video}
-    return export_parts(parts, fmt, s.out, dtype=s.dtype, device=device, shapes=shapes, ranges=ranges,
-                        opset=s.opset, tolerance=s.tolerance, precision=s.precision,
-                        timing_cache=s.timing_cache, info=info)
+    return export_parts(parts, exporter, s.out, dtype=s.dtype, device=device, shapes=shapes, ranges=ranges,
+                        tolerance=s.tolerance, info=info, **options)

@@ -1,4 +1,5 @@
-"""TensorRT: an engine built from the part's ONNX graph with the TensorRT Python API (10.x), run on CUDA tensors.
+"""The TensorRT format's work: an engine built from the part's ONNX graph (vgen_export.onnx) with the TensorRT
+Python API (10.x), and the runtime that runs it on CUDA tensors.
 
 Build: ONNX parser -> one optimization profile (min/opt/max per input, from role sizes) -> precision flags ->
 timing cache (reused across builds when given) -> serialized ``<part>.plan`` plus ``<part>.plan.json`` describing
@@ -9,12 +10,13 @@ rule); the flag is passed through for such graphs.
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import torch
-from vgen_export.core.parts import Part
 
 from vgen.errors import UserError
+from vgen.export.parts import Part
 
 FLAGS = {"fp16": ("FP16",), "bf16": ("BF16",), "fp8": ("FP8", "FP16")}
 
@@ -25,6 +27,20 @@ def require():
     except ImportError:
         raise UserError("tensorrt is not installed: pip install tensorrt (needs an NVIDIA GPU with CUDA)") from None
     return trt
+
+
+def export(part: Part, example: list[torch.Tensor], folder: Path, options: dict) -> list[str]:
+    """The part's ONNX graph (in a staging folder, dropped after), then the engine built from it."""
+    from vgen_export.onnx.graph import export as export_onnx
+
+    require()  # before the (long) ONNX export
+    staging = folder / f".{part.name}-onnx"
+    staging.mkdir()
+    export_onnx(part, example, staging, opset=options["opset"])
+    files = build(part, staging / f"{part.name}.onnx", folder, options["ranges"],
+                  precision=options["precision"] or options["dtype"], timing_cache=options["timing_cache"])
+    shutil.rmtree(staging)
+    return files
 
 
 def profile_shapes(part: Part, ranges: dict[str, dict]) -> dict[str, dict[str, list[int]]]:
@@ -73,7 +89,9 @@ _DTYPES = {"FLOAT": torch.float32, "HALF": torch.float16, "BF16": torch.bfloat16
            "INT32": torch.int32, "BOOL": torch.bool, "INT8": torch.int8}
 
 
-class Runner:
+class TensorrtRuntime:
+    """Runs ``<part>.plan`` on CUDA tensors bound in place."""
+
     def __init__(self, folder: Path, part: dict, device: torch.device):
         trt = require()
         self.device = torch.device(device)

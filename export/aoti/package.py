@@ -1,4 +1,5 @@
-"""AOTInductor: torch.export with symbolic axes, compiled ahead of time into a ``.pt2`` package for one device."""
+"""The AOTInductor format's work: torch.export with symbolic axes, compiled ahead of time into a ``.pt2`` package for
+one device, checked to load in a child process, and the runtime that runs it."""
 
 from __future__ import annotations
 
@@ -6,21 +7,21 @@ import signal
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import torch
-from vgen_export.core.onnx_format import _quiet
-from vgen_export.core.parts import Part
 
 from vgen import console
 from vgen.errors import UserError
+from vgen.export.parts import Part
 
 
 def dynamic_shapes(part: Part) -> tuple:
     # min=1: a batch of one (or one latent frame) must stay allowed although the export example has more
     dim = torch.export.Dim.DYNAMIC(min=1)
     # one entry: CallModule.forward takes the tensors as *args
-    return (tuple({axis: dim for axis, s in enumerate(spec.shape) if isinstance(s, str)} for spec in part.inputs),)
+    return (tuple({axis: dim for axis in axes} for axes in part.dynamic_axes()),)
 
 
 # Weights past this many bytes are appended to the compiled library and memory-mapped instead of compiled into its
@@ -36,9 +37,11 @@ def inductor_configs(module: torch.nn.Module) -> dict:
 
 def export(part: Part, example: list[torch.Tensor], folder: Path) -> list[str]:
     path = folder / f"{part.name}.pt2"
-    # stdout stays connected: the compile takes minutes for a large model, and if it dies in native code whatever
-    # Inductor printed last must reach the log (a redirect into memory would take it down with the process)
-    with _quiet(stdout=False), torch.no_grad():
+    # only warnings are silenced; stdout stays connected: the compile takes minutes for a large model, and if it
+    # dies in native code whatever Inductor printed last must reach the log (a redirect into memory would take it
+    # down with the process)
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")
         start = time.perf_counter()
         program = torch.export.export(part.module.eval(), tuple(example), dynamic_shapes=dynamic_shapes(part))
         console.info(f"traced {part.name} in {time.perf_counter() - start:.0f} s; compiling with AOTInductor "
@@ -81,7 +84,9 @@ def check_loads(path: Path, device: torch.device, timeout_s: float = 600) -> Non
         raise UserError(f"{path}: AOTInductor could not load it: {last}")
 
 
-class Runner:
+class AotiRuntime:
+    """Runs ``<part>.pt2`` on the device it was compiled for."""
+
     def __init__(self, folder: Path, part: dict, device: torch.device):
         self.device = torch.device(device)
         built_for = part.get("device", "cpu")

@@ -1,4 +1,7 @@
-"""ONNX: torch.onnx (dynamo) export with symbolic axes, checked with onnx.checker, run by onnxruntime."""
+"""The ONNX format's work: torch.onnx (dynamo) export with symbolic axes, onnx.checker, and the onnxruntime runtime.
+
+TensorRT builds its engines from the graph written here (vgen_export.tensorrt).
+"""
 
 from __future__ import annotations
 
@@ -11,9 +14,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from vgen_export.core.parts import Part
 
 from vgen.errors import UserError
+from vgen.export.parts import Part
 
 MIN_OPSET = 18
 EXTERNAL_DATA_BYTES = 2 * 1024**3  # protobuf's limit: bigger models keep their weights in a .data file beside the graph
@@ -32,20 +35,22 @@ def dynamic_shapes(part: Part) -> tuple:
     """Every role axis symbolic (torch.export works out which ones are equal)."""
     dim = torch.export.Dim.DYNAMIC
     # one entry: CallModule.forward takes the tensors as *args
-    return (tuple({axis: dim for axis, s in enumerate(spec.shape) if isinstance(s, str)} for spec in part.inputs),)
+    return (tuple({axis: dim for axis in axes} for axes in part.dynamic_axes()),)
+
+
+def check_opset(opset: int) -> None:
+    if opset < MIN_OPSET:
+        raise UserError(f"--opset must be >= {MIN_OPSET} for the dynamo exporter, got {opset}")
 
 
 @contextlib.contextmanager
-def _quiet(stdout: bool = True):
-    """torch.onnx prints progress lines and warns about optional torchvision ops: keep vgen's output readable.
-    ``stdout=False`` leaves stdout alone (only warnings are silenced), for long steps whose last words must survive
-    a crash."""
+def _quiet():
+    """torch.onnx prints progress lines and warns about optional torchvision ops: keep vgen's output readable."""
     log = logging.getLogger("torch.onnx")
     level = log.level
     log.setLevel(logging.ERROR)
     try:
-        with (contextlib.redirect_stdout(io.StringIO()) if stdout else contextlib.nullcontext()), \
-                warnings.catch_warnings():
+        with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
             warnings.simplefilter("ignore")
             yield
     finally:
@@ -88,8 +93,7 @@ def export(part: Part, example: list[torch.Tensor], folder: Path, opset: int = M
     returns the file names."""
     require("onnxscript", "onnxscript")
     onnx = require("onnx", "onnx")
-    if opset < MIN_OPSET:
-        raise UserError(f"--opset must be >= {MIN_OPSET} for the dynamo exporter, got {opset}")
+    check_opset(opset)
     path = folder / f"{part.name}.onnx"
     external = param_bytes(part.module) > EXTERNAL_DATA_BYTES if external_data is None else external_data
     with _quiet(), torch.no_grad():
@@ -120,7 +124,7 @@ _NP = {torch.float32: np.float32, torch.float16: np.float16, torch.int64: np.int
 _ORT_TYPES = {"tensor(float)": torch.float32, "tensor(float16)": torch.float16, "tensor(double)": torch.float64}
 
 
-class Runner:
+class OnnxRuntime:
     """Runs ``<part>.onnx`` on torch tensors; on CUDA the tensors are bound in place (no host copies)."""
 
     def __init__(self, folder: Path, part: dict, device: torch.device):

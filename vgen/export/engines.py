@@ -1,8 +1,9 @@
-"""Artifact-backed stand-ins for a pipeline's parts, so the same sampler loop runs on ONNX/TensorRT/AOTI.
+"""Artifact-backed stand-ins for a pipeline's parts, so the same sampler loop runs on any registered format.
 
 ``pipe.transformer`` becomes an ``EngineModule`` whose forward has the original's signature (its weights are
-released to the meta device); ``pipe.vae.decode`` and the text encoders' ``forward`` become ``EngineCall``s. Inputs are cast to the dtypes the
-artifact was exported with, the output back to the caller's dtype and wrapped the way the original returned it.
+released to the meta device); ``pipe.vae.decode`` and the text encoders' ``forward`` become ``EngineCall``s. Each
+calls the format's ``Runtime`` (vgen.contract.export) with the part's tensors, cast to the dtypes the artifact was
+exported with; the output goes back to the caller's dtype, wrapped the way the original returned it.
 """
 
 from __future__ import annotations
@@ -12,20 +13,18 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import torch
-from vgen_export.core import manifest as manifest_io
-from vgen_export.core.exporting import _runner
-from vgen_export.core.parts import dtype_of, flat_arguments, weight_signature
 
 from vgen.errors import UserError
-
-ENGINES = ("torch", "onnx", "tensorrt", "aoti")
+from vgen.export import formats
+from vgen.export import manifest as manifest_io
+from vgen.export.parts import dtype_of, flat_arguments, weight_signature
 
 
 class EngineCall:
     """Calls the artifact with the arguments of the callable it replaces."""
 
-    def __init__(self, runner, part: dict, signature: inspect.Signature):
-        self.runner, self.part, self.signature = runner, part, signature
+    def __init__(self, runtime, part: dict, signature: inspect.Signature):
+        self.runtime, self.part, self.signature = runtime, part, signature
 
     def __call__(self, *args, **kwargs):
         arguments = flat_arguments(self.signature, args, kwargs)
@@ -39,7 +38,7 @@ class EngineCall:
                 caller = value
             tensors.append(value.to(dtype_of(spec["dtype"])))
         with torch.no_grad():
-            out = self.runner(tensors)
+            out = self.runtime(tensors)
         out = out.to(tensors[0].device)
         if caller is not None:
             out = out.to(caller.dtype)
@@ -109,41 +108,53 @@ def _device_dtype(module: torch.nn.Module) -> tuple[torch.device, torch.dtype]:
     return torch.device("cpu"), torch.float32
 
 
-def apply(pipe, engine: str, engine_dir: str | Path | None, device=None, release: bool = True):
-    """Swap the parts in ``engine_dir`` into ``pipe`` (in place); ``engine="torch"`` leaves it as it is."""
-    if engine not in ENGINES:
-        raise UserError(f"unknown engine {engine!r}; known: {', '.join(ENGINES)}")
-    if engine == "torch":
+PARTS = {"dit": "transformer", "vae_decoder": "vae", "text_encoder": "text_encoder",
+         "text_encoder_2": "text_encoder_2"}  # exported part -> the pipeline attribute it stands in for
+
+
+def apply_engine(pipe, engine: str, engine_dir: str | Path | None, device=None, release: bool = True):
+    """Swap the parts exported in ``engine_dir`` (DiT, VAE decoder, text encoders) into ``pipe`` (in place) and
+    return it; ``engine="torch"`` leaves it as it is. ``engine`` must name the folder's registered format.
+
+    A missing, corrupt or mismatched engine folder, or one whose format no plugin registers, is a one-line
+    UserError naming the file.
+    """
+    if engine == formats.TORCH:
         return pipe
     if engine_dir is None:
+        formats.check_engine(engine)
         raise UserError(f"--engine {engine} needs --engine-dir (a folder written by vgen export {engine})")
     folder = Path(engine_dir).expanduser()
     manifest = manifest_io.load(folder, engine)
-    modules = {}
-    for name in manifest["parts"]:
-        if name not in ("dit", "vae_decoder", "text_encoder", "text_encoder_2"):
-            raise UserError(f"{folder / manifest_io.NAME}: unknown part {name!r} for vgen sample")
-        module = {"dit": "transformer", "vae_decoder": "vae"}.get(name, name)
-        modules[name] = getattr(pipe, module, None)
-        if not isinstance(modules[name], torch.nn.Module):
-            raise UserError(f"{folder / manifest_io.NAME}: pipeline {pipe.name!r} has no {module} for part {name}")
-        manifest_io.check_model(folder, manifest, name, weight_signature(modules[name]), getattr(pipe, "name", None))
+    exporter = formats.exporter(manifest["format"])
+    modules = _modules(pipe, folder, manifest)
     info = {"engine": engine, "engine_dir": str(folder), "parts": {}}
     for name, part in manifest["parts"].items():
+        module = modules[name]
+        dev, dt = _device_dtype(module)
+        runtime = exporter.runtime(folder, part, torch.device(device or dev))
         if name == "dit":
-            original = pipe.transformer
-            dev, dt = _device_dtype(original)
-            runner = _runner(engine, folder, part, torch.device(device or dev))
-            call = EngineCall(runner, part, inspect.signature(original.forward))
+            call = EngineCall(runtime, part, inspect.signature(module.forward))
             if release:
-                original.to("meta")
-            pipe.transformer = EngineModule(call, original, dev, dt)
+                module.to("meta")
+            pipe.transformer = EngineModule(call, module, dev, dt)
         else:  # the VAE keeps its encoder, the text encoders their weights (pipelines read their device/dtype)
-            module = modules[name]
             method = "decode" if name == "vae_decoder" else "forward"
-            dev, _ = _device_dtype(module)
-            runner = _runner(engine, folder, part, torch.device(device or dev))
-            setattr(module, method, EngineCall(runner, part, inspect.signature(getattr(module, method))))
-        info["parts"][name] = runner.provider
+            setattr(module, method, EngineCall(runtime, part, inspect.signature(getattr(module, method))))
+        info["parts"][name] = runtime.provider
     pipe.engine_info = info
     return pipe
+
+
+def _modules(pipe, folder: Path, manifest: dict) -> dict[str, torch.nn.Module]:
+    """The pipeline's module behind each exported part, checked to be the model the part was exported from."""
+    modules = {}
+    for name in manifest["parts"]:
+        if name not in PARTS:
+            raise UserError(f"{folder / manifest_io.NAME}: unknown part {name!r} for vgen sample")
+        modules[name] = getattr(pipe, PARTS[name], None)
+        if not isinstance(modules[name], torch.nn.Module):
+            raise UserError(f"{folder / manifest_io.NAME}: pipeline {pipe.name!r} has no {PARTS[name]} for part "
+                            f"{name}")
+        manifest_io.check_model(folder, manifest, name, weight_signature(modules[name]), getattr(pipe, "name", None))
+    return modules

@@ -1,4 +1,4 @@
-"""``vgen-engine.json``: what an engine directory holds (format, parts, files with sha256, shapes, dtype, parity).
+"""``vgen-engine.json``: what an engine directory holds (format name, parts, files with sha256, shapes, dtype, parity).
 
 ``load`` checks everything before any artifact is opened, so a corrupt, partial or mismatched directory fails with
 one line naming the file at fault.
@@ -52,6 +52,11 @@ def load(folder: str | Path, engine: str | None = None, verify: bool = True) -> 
         raise UserError(f"{path}: corrupt engine manifest ({type(exc).__name__}: {exc})") from None
     if engine is not None and fmt != engine:
         raise UserError(f"{path}: this engine directory holds {fmt} artifacts, not {engine}")
+    from vgen.export import formats
+
+    if fmt not in formats.names():  # its plugin is gone: nothing here can run the folder
+        raise UserError(f"{path}: format {fmt!r} is not registered by any plugin (is it installed?); registered: "
+                        f"{', '.join(formats.names()) or 'none'}")
     for part in parts.values():
         for name, entry in part["files"].items():
             file = folder / name
