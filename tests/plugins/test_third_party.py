@@ -16,6 +16,8 @@ MODULE = "vgen_thirdparty_demo"
 PLUGIN = textwrap.dedent('''
     """A plugin written from docs/plugins.md: only vgen.contract and vgen.hookspecs are imported from vgen."""
 
+    import os
+
     from vgen.contract import ExporterBase, FlowSampler
     from vgen.hookspecs import hookimpl
 
@@ -59,6 +61,8 @@ PLUGIN = textwrap.dedent('''
         def __call__(self, tensors):
             import torch
 
+            with open(os.environ["MY_FORMAT_LOG"], "a") as log:  # the test counts the calls
+                log.write("call\\n")
             with torch.no_grad():
                 return self.module(*tensors)
 
@@ -113,7 +117,7 @@ def vgen(tmp_path_factory):
     root = tmp_path_factory.mktemp("thirdparty")
     _install(root / "site")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root / "site"), os.environ.get("PYTHONPATH", "")]),
-           "VGEN_LOAD_PLUGINS": NAME}
+           "VGEN_LOAD_PLUGINS": NAME, "MY_FORMAT_LOG": str(root / "runtime-calls.log")}
 
     def run(*args):
         res = subprocess.run([sys.executable, "-m", "vgen", *map(str, args)], capture_output=True, text=True,
@@ -163,10 +167,13 @@ def test_export_with_the_plugins_format_and_sample_on_its_runtime(vgen):
     engine = vgen.root / "engine"
     vgen("export", "my-format", "--pipeline", "hunyuan-video", "--config", "tiny", "--parts", "dit", "--out", engine)
     manifest = json.loads((engine / "vgen-engine.json").read_text())
-    assert (engine / "dit.pt2").is_file() and "dit.pt2" in json.dumps(manifest)
+    assert manifest["format"] == "my-format" and list(manifest["parts"]) == ["dit"]
+    assert (engine / "dit.pt2").is_file() and "torch-export-eager" in json.dumps(manifest)  # the gate ran it
+    log = vgen.root / "runtime-calls.log"
+    gate_calls = len(log.read_text().splitlines())
     res = vgen("sample", "a red ball", "--pipeline", "hunyuan-video", "--config", "tiny", "--steps", 2,
                "--frames", 5, "--height", 32, "--width", 32, "--engine", "my-format", "--engine-dir", engine,
                "--out", vgen.root / "engine-videos", "--json")
     sidecar = json.loads((vgen.root / json.loads(res.stdout)["sidecar"]).read_text())
     assert sidecar["settings"]["engine"] == "my-format"
-    assert "torch-export-eager" in json.dumps(sidecar)  # the runtime that ran the DiT is on record
+    assert len(log.read_text().splitlines()) - gate_calls == 2  # the runtime ran the DiT at each of the 2 steps
