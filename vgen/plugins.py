@@ -48,6 +48,7 @@ pm = pluggy.PluginManager("vgen")
 pm.add_hookspecs(hookspecs)
 sources: dict[str, str] = {}  # plugin name -> where it came from
 failures: list[PluginFailure] = []
+commands: dict[str, list[str]] = {}  # plugin name -> the subcommands it added (filled when the CLI builds its app)
 _reported = 0  # failures[:_reported] were printed already
 _loaded = False
 
@@ -174,6 +175,7 @@ def reset() -> None:
         pm.unregister(name=name)
     sources.clear()
     failures.clear()
+    commands.clear()
     _loaded = False
     _reported = 0
     from vgen import registry

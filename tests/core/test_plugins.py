@@ -56,8 +56,10 @@ def test_entry_point_and_dir_plugins_listed(tmp_path):
         by_name["vgen_ep_demo"]["backends"]
     assert by_name["dirdemo"]["source"].startswith("dir:")
     assert any(b["name"] == "dirdemo-sampler" for b in by_name["dirdemo"]["backends"])
-    # built-in commands register through the same hook
-    assert by_name["vgen.cli.doctor"]["source"] == "built-in"
+    # built-in commands register through the same hook; each plugin's commands are listed with it
+    assert by_name["vgen.cli.doctor"]["source"] == "built-in" and by_name["vgen.cli.doctor"]["commands"] == ["doctor"]
+    assert by_name["vgen_ep_demo"]["commands"] == ["vgen_ep_demo-hello"]
+    assert "vgen.cli.groups" not in by_name  # a helper module, no commands
     # the plugins' commands work
     assert _vgen(["dirdemo-hello"], env, tmp_path).stdout.strip() == "hello from dirdemo"
     assert _vgen(["vgen_ep_demo-hello"], env, tmp_path).stdout.strip() == "hello from vgen_ep_demo"

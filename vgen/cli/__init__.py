@@ -56,18 +56,38 @@ def build_app() -> typer.Typer:
 
     if not getattr(app, "_vgen_built", False):
         pm = plugins.load_plugins()
-        own = list(plugins.package_modules([__name__]))
+        own = [name for name in plugins.package_modules([__name__]) if _is_command_module(name)]
         for name in own:
             if not pm.has_plugin(name):
                 plugins.register_module(name, plugins.BUILTIN, lambda m=name: importlib.import_module(m))
         impls = pm.hook.register_commands.get_hookimpls()
         for impl in sorted(impls, key=lambda i: i.plugin_name not in own):  # built-in commands first
+            before = _command_paths(app)
             try:
                 impl.function(app=app)
             except Exception as exc:
                 plugins.fail(impl.plugin_name, f"register_commands: {type(exc).__name__}: {exc}")
+            plugins.commands[impl.plugin_name] = sorted(_command_paths(app) - before)  # shown by `vgen plugins`
         app._vgen_built = True
     return app
+
+
+def _is_command_module(name: str) -> bool:
+    """A module of this package that adds commands (not a helper such as ``groups``); one that fails to import is
+    registered anyway, so that its failure is reported."""
+    try:
+        return hasattr(importlib.import_module(name), "register_commands")
+    except Exception:
+        return True
+
+
+def _command_paths(typer_app: typer.Typer, prefix: str = "") -> set[str]:
+    """Every command of ``typer_app`` by its full name ("sample", "eval shapes")."""
+    paths = {prefix + (c.name or c.callback.__name__.replace("_", "-")) for c in typer_app.registered_commands}
+    for group in typer_app.registered_groups:
+        if group.typer_instance is not None:
+            paths |= _command_paths(group.typer_instance, f"{prefix}{group.name} ")
+    return paths
 
 
 def _report_plugin_failures() -> None:

@@ -23,7 +23,8 @@ def _rows() -> list[dict]:
                 row["overrides"] = b.overrides
             backends.append(row)
         rows.append({"plugin": name, "source": plugins.sources.get(name) or _failure_source(name),
-                     "backends": backends, "failures": [f.error for f in plugins.failures if f.name == name]})
+                     "backends": backends, "commands": plugins.commands.get(name, []),
+                     "failures": [f.error for f in plugins.failures if f.name == name]})
     return rows
 
 
@@ -34,7 +35,7 @@ def _failure_source(name: str) -> str:
 
 
 def plugins_command(as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table.")):
-    """List loaded plugins, the backends each registered (and which it overrides), and plugin failures."""
+    """List loaded plugins, the backends and commands each registered (and what it overrides), and plugin failures."""
     from vgen import console, plugins
 
     rows = _rows()
@@ -49,6 +50,7 @@ def plugins_command(as_json: bool = typer.Option(False, "--json", help="Print JS
     for row in rows:
         lines = [(b["kind"], b["name"], b["description"] + (f" (overrides {b['overrides']})" if "overrides" in b
                                                              else "")) for b in row["backends"]]
+        lines += [("command", command, "") for command in row["commands"]]
         lines += [("failed", "-", error) for error in row["failures"]]
         for i, (kind, name, text) in enumerate(lines or [("-", "-", "")]):
             table.add_row(row["plugin"] if i == 0 else "", row["source"] if i == 0 else "", kind, name, text)
