@@ -185,6 +185,70 @@ def _text_to_tensors(prefix: str, text: dict[str, torch.Tensor]) -> dict[str, to
             for k, v in text.items()}
 
 
+class _Shards:
+    """Samples written into safetensors shards of ``size`` samples each, and their index entries."""
+
+    def __init__(self, folder: Path, size: int):
+        self.folder, self.size = folder, size
+        self.index: list[dict] = []
+        self.tensors: dict[str, torch.Tensor] = {}
+        self.count = self.flushed = 0  # shards written; samples in them
+
+    def add(self, latents: torch.Tensor, text: dict[str, torch.Tensor], record: dict) -> None:
+        key = f"s{len(self.index)}"
+        self.tensors[f"{key}.latents"] = latents.detach().cpu().clone(memory_format=torch.contiguous_format)
+        self.tensors.update(_text_to_tensors(key, text))
+        self.index.append({"shard": f"shard-{self.count:05d}.safetensors", "key": key, **record})
+        if len(self.index) - self.flushed >= self.size:
+            self.flush()
+
+    def flush(self) -> None:
+        from safetensors.torch import save_file
+
+        self.flushed = len(self.index)
+        if self.tensors:
+            save_file(self.tensors, str(self.folder / f"shard-{self.count:05d}.safetensors"), metadata={"format": "pt"})
+            self.count += 1
+            self.tensors = {}
+
+
+def _by_bucket(clips: list[Clip], stages) -> dict[Bucket, list[tuple[int, Clip]]]:
+    """Every (clip, bucket) the stages use, grouped by bucket."""
+    wanted: dict[tuple[int, Bucket], Clip] = {}
+    for stage in stages:
+        buckets = [tuple(b) for b in stage.buckets]
+        for clip in clips:
+            b = assign_bucket(clip, buckets)
+            if b is not None:
+                wanted[(clip.index, buckets[b])] = clip
+    by_bucket: dict[Bucket, list[tuple[int, Clip]]] = {}
+    for (clip_id, bucket), clip in wanted.items():
+        by_bucket.setdefault(bucket, []).append((clip_id, clip))
+    return by_bucket
+
+
+def _encoded(pipe, by_bucket: dict, decoded, bad: BadClips, encode_batch: int, device, dtype):
+    """(bucket, clip id, clip, latents, text) of every readable clip, encoded a bucket's batch at a time (batch-1
+    encodes leave a GPU idle); ``decoded`` yields the pixels in ``by_bucket``'s order."""
+    for bucket, members in by_bucket.items():
+        for start in range(0, len(members), encode_batch):
+            chunk = members[start:start + encode_batch]
+            loaded = []
+            for (clip_id, clip), pixels in zip(chunk, itertools.islice(decoded, len(chunk)), strict=True):
+                if isinstance(pixels, UserError):
+                    bad.add(clip_id, str(pixels))
+                else:
+                    loaded.append((clip_id, clip, pixels))
+            if not loaded:
+                continue
+            with torch.no_grad():
+                pixels = torch.stack([p for _, _, p in loaded]).to(device=device, dtype=dtype)
+                latents = pipe.encode_video(pixels)
+                text = pipe.encode_prompt([clip.caption for _, clip, _ in loaded], device=device, dtype=dtype)
+            for i, (clip_id, clip, _) in enumerate(loaded):
+                yield bucket, clip_id, clip, latents[i], {k: v[i:i + 1] for k, v in text.items()}
+
+
 def write_cache(pipe, clips: list[Clip], stages, out: Path, shard_size: int, meta: dict, device=None,
                 dtype=None, encode_batch: int = 32, workers: int = 8) -> dict:
     """Encode every (clip, bucket) the stages use into safetensors shards: latents (the posterior mean) and
@@ -194,66 +258,26 @@ def write_cache(pipe, clips: list[Clip], stages, out: Path, shard_size: int, met
     from vgen.io.atomic import atomic_dir
 
     bad = BadClips()
-    wanted: dict[tuple[int, Bucket], Clip] = {}
-    for stage in stages:
-        buckets = [tuple(b) for b in stage.buckets]
-        for clip in clips:
-            b = assign_bucket(clip, buckets)
-            if b is not None:
-                wanted[(clip.index, buckets[b])] = clip
-    index, shard, n_shards = [], {}, 0
+    by_bucket = _by_bucket(clips, stages)
     with atomic_dir(out) as tmp:
-        flushed = 0  # samples written to earlier shards
-
-        def flush():
-            nonlocal shard, n_shards, flushed
-            flushed = len(index)
-            if shard:
-                save_file(shard, str(tmp / f"shard-{n_shards:05d}.safetensors"), metadata={"format": "pt"})
-                n_shards += 1
-                shard = {}
-
-        # encode a bucket's clips in batches (batch-1 encodes leave a GPU idle)
-        by_bucket: dict[Bucket, list[tuple[int, Clip]]] = {}
-        for (clip_id, bucket), clip in wanted.items():
-            by_bucket.setdefault(bucket, []).append((clip_id, clip))
+        shards = _Shards(tmp, shard_size)
         decoded = decode_clips([(c, b) for b, members in by_bucket.items() for _, c in members], workers,
                                window=encode_batch * 8)
         with contextlib.closing(decoded), (console.err.status("caching latents") if not console.state.quiet
                                            else contextlib.nullcontext()):
-            for bucket, members in by_bucket.items():
-                for start in range(0, len(members), encode_batch):
-                    chunk = members[start:start + encode_batch]
-                    loaded = []
-                    for (clip_id, clip), pixels in zip(chunk, itertools.islice(decoded, len(chunk)), strict=True):
-                        if isinstance(pixels, UserError):
-                            bad.add(clip_id, str(pixels))
-                        else:
-                            loaded.append((clip_id, clip, pixels))
-                    if not loaded:
-                        continue
-                    with torch.no_grad():
-                        pixels = torch.stack([p for _, _, p in loaded]).to(device=device, dtype=dtype)
-                        latents = pipe.encode_video(pixels)
-                        text = pipe.encode_prompt([clip.caption for _, clip, _ in loaded], device=device,
-                                                  dtype=dtype)
-                    for i, (clip_id, clip, _) in enumerate(loaded):
-                        key = f"s{len(index)}"
-                        shard[f"{key}.latents"] = latents[i].detach().cpu().clone(
-                            memory_format=torch.contiguous_format)
-                        shard.update(_text_to_tensors(key, {k: v[i:i + 1] for k, v in text.items()}))
-                        index.append({"shard": f"shard-{n_shards:05d}.safetensors", "key": key, "clip": clip_id,
-                                      "bucket": list(bucket), "caption": clip.caption, "path": str(clip.path),
-                                      "frames": clip.frames, "height": clip.height, "width": clip.width})
-                        if len(index) - flushed >= shard_size:
-                            flush()
-            flush()
+            for bucket, clip_id, clip, latents, text in _encoded(pipe, by_bucket, decoded, bad, encode_batch,
+                                                                 device, dtype):
+                shards.add(latents, text, {"clip": clip_id, "bucket": list(bucket), "caption": clip.caption,
+                                           "path": str(clip.path), "frames": clip.frames, "height": clip.height,
+                                           "width": clip.width})
+        shards.flush()
         with torch.no_grad():
             null = pipe.encode_prompt([""], device=device, dtype=dtype)
         save_file(_text_to_tensors("null", null), str(tmp / NULL_TEXT), metadata={"format": "pt"})
-        (tmp / CACHE_INDEX).write_text("".join(json.dumps(e) + "\n" for e in index))
-        (tmp / CACHE_META).write_text(json.dumps({**meta, "samples": len(index), "skipped": len(bad)}, indent=2))
-    return {"samples": len(index), "shards": n_shards, "skipped": len(bad)}
+        (tmp / CACHE_INDEX).write_text("".join(json.dumps(e) + "\n" for e in shards.index))
+        meta = {**meta, "samples": len(shards.index), "skipped": len(bad)}
+        (tmp / CACHE_META).write_text(json.dumps(meta, indent=2))
+    return {"samples": len(shards.index), "shards": shards.count, "skipped": len(bad)}
 
 
 def decode_pool(workers: int, clips: int):
