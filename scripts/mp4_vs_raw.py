@@ -17,8 +17,8 @@ from pathlib import Path
 
 from vgen_plugins.shapes.score import score_video
 
+from vgen.flow.loop import generate
 from vgen.sample import run
-from vgen.sample.loop import generate
 
 
 def fills(result: dict) -> list[float | None]:

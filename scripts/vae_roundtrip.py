@@ -22,9 +22,9 @@ from pathlib import Path
 import torch
 from vgen_plugins.shapes_model.pipeline import ShapesPipeline
 
+from vgen.flow.renoise import denoise_from
 from vgen.io.manifest import read_manifest
 from vgen.io.video import read_video, write_video
-from vgen.sample.refine import denoise_from
 
 
 def main() -> None:
