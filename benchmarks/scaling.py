@@ -3,7 +3,7 @@
 each N's output against the N = 1 output.
 
 One launch measures every N: ranks 0..N-1 form a group and run one DiT forward (one denoising step of a
-guidance-distilled model) Ulysses-parallel over it (vgen.distributed.ulysses) while the others wait.
+guidance-distilled model) Ulysses-parallel over it (hunyuan_video.parallel) while the others wait.
 
     # the target: 13B DiT, 720x1280, 129 frames (latent 33x90x160), bf16, on one 8-GPU host
     torchrun --nproc-per-node 8 benchmarks/scaling.py
@@ -100,8 +100,9 @@ def device_names(world: int, device: torch.device) -> str:
 
 
 def main(argv=None) -> list[dict]:
+    from vgen_plugins.hunyuan_video.parallel import sequence_parallel
+
     from vgen.distributed.groups import init_from_env
-    from vgen.distributed.ulysses import ulysses
     from vgen.nn.attention import attention_backend
 
     args = parse(argv)
@@ -120,7 +121,7 @@ def main(argv=None) -> list[dict]:
     for n in sizes:
         group = dist.new_group(list(range(n))) if world > 1 else None  # every rank creates every group
         if rank < n:
-            parallel = ulysses(model, group) if n > 1 else contextlib.nullcontext()
+            parallel = sequence_parallel(model, group) if n > 1 else contextlib.nullcontext()
             with attention_backend(args.attention or "sdpa"), parallel:
                 times = []
                 for i in range(args.warmup + args.steps):
