@@ -62,8 +62,9 @@ def stage_of(s: TrainSettings, step: int) -> int:
     return len(s.stages) - 1
 
 
-
 class Trainer:
+    """One training run: the pipeline, its objective, this rank's batches, the optimizer (+ EMA) and the loop."""
+
     def __init__(self, s: TrainSettings, recipe: dict | None = None):
         self.s = s
         self.recipe = recipe or s.model_dump(mode="json")

@@ -66,6 +66,8 @@ class Adversary:
 
 
 class Reconstruction(Objective):
+    """Per sample: L1 + kl_weight * KL (+ the optional terms) between a clip and the VAE's reconstruction of it."""
+
     def __init__(self, s, pipe, clips: dict, heldout: list, cache, device: torch.device, autocast, d):
         if cache is not None:
             raise UserError("a VAE trains on pixels: set train.data (a manifest), not train.cache")
