@@ -32,10 +32,17 @@ def test_samplers(name):
     if backend.plugin == "vgen_plugins.samplers":
         assert isinstance(sampler, FlowSampler)
     sigmas = torch.tensor([1.0, 0.5, 0.0])
-    assert sampler.model_calls(sigmas) >= 2
-    x = sampler.sample(lambda x, sigma: torch.zeros_like(x) + sigma.dim(), torch.ones(1, 2), sigmas,
-                       noise=lambda: torch.zeros(1, 2))  # velocity gets a 0-d sigma: dim() == 0
+    seen = []
+
+    def velocity(x, sigma):
+        seen.append(sigma)
+        return torch.zeros_like(x)
+
+    x = sampler.sample(velocity, torch.ones(1, 2), sigmas, noise=lambda: torch.zeros(1, 2))
     assert x.dtype == torch.float32 and x.shape == (1, 2)
+    assert len(seen) == sampler.model_calls(sigmas) >= 2
+    # the contract's sigma: a 0-d float32 tensor, never a Python float
+    assert all(isinstance(s, torch.Tensor) and s.dim() == 0 and s.dtype == torch.float32 for s in seen)
 
 
 @pytest.mark.parametrize("name", _all("schedule"))
