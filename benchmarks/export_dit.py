@@ -92,8 +92,8 @@ def setup(args) -> dict:
 
 def bench_engine(engine: str, ctx: dict, args, want: torch.Tensor) -> dict:
     """Export -> load -> time one engine; a row (``error`` None) or an exception."""
+    from vgen.engines.formats import exporter
     from vgen.export.exporting import export_parts
-    from vgen.export.formats import exporter
     from vgen.export.parity import errors
 
     device, part = ctx["device"], ctx["part"]

@@ -38,7 +38,7 @@ def test_aoti_package_of_the_tiny_dit_loads_and_matches(tmp_path):
     assert ((got - want).abs().max() / want.abs().max()).item() <= 1e-4
 
     # and inside the sampler loop
-    from vgen.export.engines import apply_engine
+    from vgen.engines.standins import apply_engine
     from vgen.sample.loop import generate
 
     kwargs = dict(steps=2, frames=5, height=32, width=32, seed=1, progress=False)
@@ -62,7 +62,7 @@ def test_tensorrt_engine_of_the_tiny_dit(tmp_path):
     manifest = json.loads((out / "vgen-engine.json").read_text())
     assert all(r["max_rel"] <= 2e-2 for r in manifest["parts"]["dit"]["parity"])
 
-    from vgen.export.engines import apply_engine
+    from vgen.engines.standins import apply_engine
     from vgen.sample.loop import generate
 
     kwargs = dict(steps=2, frames=5, height=32, width=32, seed=1, progress=False, device="cuda")

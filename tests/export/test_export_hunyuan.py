@@ -33,7 +33,7 @@ def _pipe(config="tiny"):
 
 
 def test_manifest_records_parts_files_and_the_gate(engine_dir):
-    from vgen.export.manifest import sha256
+    from vgen.engines.manifest import sha256
 
     manifest = json.loads((engine_dir / "vgen-engine.json").read_text())
     assert manifest["format"] == "onnx" and manifest["dtype"] == "fp32" and manifest["opset"] >= 18
@@ -74,7 +74,7 @@ def test_onnxruntime_matches_torch_at_two_new_shapes(engine_dir, part):
 
 
 def test_sample_engine_onnx_matches_torch(engine_dir):
-    from vgen.export.engines import apply_engine
+    from vgen.engines.standins import apply_engine
     from vgen.sample.loop import generate
 
     kwargs = dict(steps=2, frames=5, height=32, width=48, seed=3, progress=False)
@@ -90,7 +90,7 @@ def test_sample_engine_onnx_matches_torch(engine_dir):
 
 def test_text_encoders_export_and_run_inside_encode_prompt(tmp_path):
     """The LLM's layer -3 states and CLIP's pooled output: the field the pipeline reads is found and exported."""
-    from vgen.export.engines import apply_engine
+    from vgen.engines.standins import apply_engine
 
     out = tmp_path / "text"
     assert main(["export", "onnx", *TINY, "--parts", "text_encoder,text_encoder_2", "--out", str(out)]) == 0
@@ -146,7 +146,7 @@ def test_corrupt_engine_dir_fails_with_one_line_naming_the_file(engine_dir, tmp_
 
 
 def test_engine_from_another_model_is_refused(engine_dir):
-    from vgen.export.engines import apply_engine
+    from vgen.engines.standins import apply_engine
 
     other = _pipe({"preset": "tiny", "transformer": {"num_layers": 1}})
     with pytest.raises(UserError, match="vgen-engine.json: dit was exported from a different model"):
@@ -154,7 +154,7 @@ def test_engine_from_another_model_is_refused(engine_dir):
 
 
 def test_missing_engine_dir_and_torch_engine(tmp_path):
-    from vgen.export.engines import apply_engine
+    from vgen.engines.standins import apply_engine
 
     pipe = _pipe()
     assert apply_engine(pipe, "torch", None) is pipe

@@ -4,12 +4,12 @@
 exporter's methods so that start-up stays fast). One registration gives both directions: ``vgen export NAME`` writes
 artifacts with ``exporter.export`` and ``vgen sample --engine NAME`` runs them through ``exporter.runtime``.
 
-vgen does the rest, the same for every format (vgen.export): it finds the parts of a pipeline (DiT, VAE decoder,
-text encoders) by watching one real call, casts each part to the export dtype, calls ``export`` into a temporary
-folder, runs the parity gate (``runtime(...)`` against PyTorch on fresh inputs at two sizes), writes the engine
-folder's manifest (``vgen-engine.json``: format name, parts, files with sha256, shapes) and renames the folder into
-place. At sampling time it checks the folder against the manifest, swaps a stand-in for each part into the pipeline
-and calls the runtime with the part's tensors in the order of ``part.inputs``.
+vgen does the rest, the same for every format. The export stage (vgen.export) finds the parts of a pipeline (DiT,
+VAE decoder, text encoders) by watching one real call, casts each part to the export dtype, calls ``export`` into a
+temporary folder, runs the parity gate (``runtime(...)`` against PyTorch on fresh inputs at two sizes), writes the
+engine folder's manifest (``vgen-engine.json``: format name, parts, files with sha256, shapes) and renames the folder
+into place. At sampling time vgen.engines checks the folder against the manifest, swaps a stand-in for each part into
+the pipeline and calls the runtime with the part's tensors in the order of ``part.inputs``.
 
 A complete format in a few lines (ONNX graphs run by onnx's pure-Python reference evaluator: slow, but it needs no
 native runtime, so it can check a graph anywhere; uses the ``export`` extra: onnx, onnxscript)::

@@ -14,16 +14,10 @@ import inspect
 
 import torch
 
+from vgen.engines.manifest import dtype_name, weight_signature
+from vgen.engines.standins import flat_arguments
 from vgen.errors import UserError
-from vgen.export.parts import (
-    CallModule,
-    InputSpec,
-    Part,
-    dtype_name,
-    flat_arguments,
-    returns_kind,
-    weight_signature,
-)
+from vgen.export.parts import CallModule, InputSpec, Part, returns_kind
 
 PARTS = ("dit", "vae_decoder", "text_encoder", "text_encoder_2")
 

@@ -12,9 +12,10 @@ import torch
 
 from vgen import __version__, console
 from vgen.contract.export import Exporter
+from vgen.engines import formats
+from vgen.engines import manifest as manifest_io
 from vgen.errors import UserError
-from vgen.export import formats, parity
-from vgen.export import manifest as manifest_io
+from vgen.export import parity
 from vgen.export.parts import DTYPES, ROLES, Part
 from vgen.io.atomic import atomic_dir
 

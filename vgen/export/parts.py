@@ -7,22 +7,15 @@ random inputs at any set of role sizes, which the parity gate and TensorRT's opt
 
 from __future__ import annotations
 
-import inspect
 from dataclasses import dataclass, field
 
 import torch
 
+from vgen.engines.manifest import dtype_name, dtype_of
+
 ROLES = ("batch", "frames", "height", "width", "text_len")
 
 DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
-
-
-def dtype_name(dtype: torch.dtype) -> str:
-    return str(dtype).removeprefix("torch.")
-
-
-def dtype_of(name: str) -> torch.dtype:
-    return getattr(torch, name)
 
 
 @dataclass
@@ -97,34 +90,6 @@ def random_input(spec: InputSpec, dims: dict[str, int], device="cpu",
     if not dtype.is_floating_point:
         values = values.round()
     return values.to(dtype).to(device)
-
-
-def weight_signature(module: torch.nn.Module) -> str:
-    """A short hash of parameter names and shapes and the config's numbers, so an engine built from another model is
-    caught (config strings and dtypes are left out: the same model loaded in another precision must still match)."""
-    import hashlib
-
-    h = hashlib.sha256()
-    for name, p in sorted(module.state_dict().items()):
-        h.update(f"{name}:{tuple(p.shape)};".encode())
-    config = getattr(module, "config", None)
-    data = config.to_dict() if hasattr(config, "to_dict") else vars(config) if config is not None else {}
-    for key, value in sorted(data.items()):
-        if not key.startswith("_") and isinstance(value, (int, float, tuple, list)):
-            h.update(f"{key}={value};".encode())
-    return h.hexdigest()[:16]
-
-
-def flat_arguments(signature: inspect.Signature, args: tuple, kwargs: dict) -> dict:
-    """Bound arguments by name, with a ``**kwargs`` parameter's items lifted to the top level."""
-    bound = signature.bind(*args, **kwargs)
-    out = dict(bound.arguments)
-    for name, param in signature.parameters.items():
-        if param.kind is inspect.Parameter.VAR_KEYWORD and name in out:
-            out.update(out.pop(name))
-        elif param.kind is inspect.Parameter.VAR_POSITIONAL:
-            out.pop(name, None)
-    return out
 
 
 class CallModule(torch.nn.Module):

@@ -159,7 +159,7 @@ def load_pipeline(s: SampleSettings):
             raise UserError(f"LoRA file not found: {s.lora}")
         apply_lora(pipe, s.lora, s.lora_scale)
     if s.engine != "torch" or s.engine_dir is not None:  # exported artifacts stand in for the DiT / VAE decoder
-        from vgen.export.engines import apply_engine
+        from vgen.engines.standins import apply_engine
 
         pipe = apply_engine(pipe, s.engine, s.engine_dir, device=device)
     return pipe, device, dtype

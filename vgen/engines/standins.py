@@ -14,10 +14,22 @@ from types import SimpleNamespace
 
 import torch
 
+from vgen.engines import formats
+from vgen.engines import manifest as manifest_io
+from vgen.engines.manifest import dtype_of, weight_signature
 from vgen.errors import UserError
-from vgen.export import formats
-from vgen.export import manifest as manifest_io
-from vgen.export.parts import dtype_of, flat_arguments, weight_signature
+
+
+def flat_arguments(signature: inspect.Signature, args: tuple, kwargs: dict) -> dict:
+    """Bound arguments by name, with a ``**kwargs`` parameter's items lifted to the top level."""
+    bound = signature.bind(*args, **kwargs)
+    out = dict(bound.arguments)
+    for name, param in signature.parameters.items():
+        if param.kind is inspect.Parameter.VAR_KEYWORD and name in out:
+            out.update(out.pop(name))
+        elif param.kind is inspect.Parameter.VAR_POSITIONAL:
+            out.pop(name, None)
+    return out
 
 
 class EngineCall:

@@ -1,7 +1,8 @@
 """``vgen-engine.json``: what an engine directory holds (format name, parts, files with sha256, shapes, dtype, parity).
 
 ``load`` checks everything before any artifact is opened, so a corrupt, partial or mismatched directory fails with
-one line naming the file at fault.
+one line naming the file at fault. Dtypes are written by their torch names; each part carries a ``weight_signature``
+of the model it came from.
 """
 
 from __future__ import annotations
@@ -10,10 +11,34 @@ import hashlib
 import json
 from pathlib import Path
 
+import torch
+
 from vgen.errors import UserError
 
 NAME = "vgen-engine.json"
 VERSION = 1
+
+
+def dtype_name(dtype: torch.dtype) -> str:
+    return str(dtype).removeprefix("torch.")
+
+
+def dtype_of(name: str) -> torch.dtype:
+    return getattr(torch, name)
+
+
+def weight_signature(module: torch.nn.Module) -> str:
+    """A short hash of parameter names and shapes and the config's numbers, so an engine built from another model is
+    caught (config strings and dtypes are left out: the same model loaded in another precision must still match)."""
+    h = hashlib.sha256()
+    for name, p in sorted(module.state_dict().items()):
+        h.update(f"{name}:{tuple(p.shape)};".encode())
+    config = getattr(module, "config", None)
+    data = config.to_dict() if hasattr(config, "to_dict") else vars(config) if config is not None else {}
+    for key, value in sorted(data.items()):
+        if not key.startswith("_") and isinstance(value, (int, float, tuple, list)):
+            h.update(f"{key}={value};".encode())
+    return h.hexdigest()[:16]
 
 
 def sha256(path: Path) -> str:
@@ -52,7 +77,7 @@ def load(folder: str | Path, engine: str | None = None, verify: bool = True) -> 
         raise UserError(f"{path}: corrupt engine manifest ({type(exc).__name__}: {exc})") from None
     if engine is not None and fmt != engine:
         raise UserError(f"{path}: this engine directory holds {fmt} artifacts, not {engine}")
-    from vgen.export import formats
+    from vgen.engines import formats
 
     if fmt not in formats.names():  # its plugin is gone: nothing here can run the folder
         raise UserError(f"{path}: format {fmt!r} is not registered by any plugin (is it installed?); registered: "
