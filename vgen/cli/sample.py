@@ -49,7 +49,8 @@ def sample_command(
     attention: str | None = typer.Option(None, help="Attention backend (vgen.nn.attention)."),
     lora: Path | None = typer.Option(None, help="A LoRA file (diffusers format, e.g. from vgen train) to merge."),
     lora_scale: float | None = typer.Option(None, help="Strength of --lora (default 1.0)."),
-    engine: str | None = typer.Option(None, help="torch | onnx | tensorrt | aoti: run artifacts of vgen export."),
+    engine: str | None = typer.Option(None, help="torch, or a registered export format (`vgen plugins`): run "
+                                                "artifacts of vgen export."),
     engine_dir: Path | None = typer.Option(None, help="Engine directory written by vgen export."),
     vae_tiling: str | None = typer.Option(None, help="auto | on | off."),
     cfg_batch: bool | None = typer.Option(None, "--cfg-batch/--no-cfg-batch", help="Batch cond and uncond."),
