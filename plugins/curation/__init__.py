@@ -19,14 +19,14 @@ def _lazy(module: str, cls: str):
 STAGES = [
     ("probe", "probe", "Probe", "source", "PyAV probe: duration, fps, size, codec, audio; rejects unreadable inputs"),
     ("aspect", "quality", "Aspect", "source", "reject sources below min_side or outside the aspect-ratio range"),
-    ("shots", "shots", "ShotSplitter", "split", "PySceneDetect shot split (adaptive and/or content detector)"),
+    ("shots", "shots", "ShotSplitter", "split", "PySceneDetect shot split (adaptive, content, hash, histogram detectors; one decode)"),
     ("cut", "shots", "Cutter", "cut", "cut shots into min-max duration clips, trimming frames next to cuts"),
     ("sharpness", "quality", "Sharpness", "clip", "edge sharpness (Laplacian over gradient); clearest start frame; rejects blur"),
     ("motion", "motion", "Motion", "clip", "OpenCV optical-flow speed and jitter; rejects static and shaky clips"),
     ("brightness", "quality", "Brightness", "clip", "mean luma and clipped pixels; rejects dark/bright/overexposed"),
     ("text", "text", "TextOverlay", "clip", "text/overlay likelihood heuristic (persistent text-like boxes)"),
     ("phash", "phash", "PHash", "clip", "perceptual hash for near-duplicate removal"),
-    ("camera-motion", "motion", "CameraMotion", "clip", "camera-motion label (HunyuanVideo classes) from flow"),
+    ("camera-motion", "motion", "CameraMotion", "clip", "camera-motion label, HunyuanVideo's 14 classes (flow model + homography/parallax geometry)"),
     ("sidecar", "captions", "Sidecar", "caption", "caption from a text file next to the source video"),
     ("template", "captions", "Template", "caption", "caption from a template over labels and scores"),
 ]

@@ -12,9 +12,8 @@ import numpy as np
 
 from vgen.curate.stages import ClipContext
 
-# HunyuanVideo's 14 camera-motion classes. From 2D flow alone a camera that translates and one that rotates look the
-# same without parallax; this labeller calls horizontal image motion a pan and vertical image motion a tilt, and
-# does not emit "pan up/down", "tilt left/right" or "around left/right" (a learned classifier plugin can).
+# HunyuanVideo's 14 camera-motion classes. The flow model below tells static, handheld, zoom and the direction; a
+# camera that translates (pan), turns (tilt) or orbits (around) is told apart by geometry in camera.py.
 CAMERA_MOTIONS = ("zoom in", "zoom out", "pan up", "pan down", "pan left", "pan right", "tilt up", "tilt down",
                   "tilt left", "tilt right", "around left", "around right", "static shot", "handheld shot")
 MAX_PAIRS = 48
@@ -172,7 +171,8 @@ class Motion:
 
 
 class CameraMotion:
-    """Label ``camera_motion`` with one of HunyuanVideo's classes; scores ``pan_x``, ``pan_y``, ``zoom``."""
+    """Label ``camera_motion`` with one of HunyuanVideo's 14 classes; scores ``pan_x``, ``pan_y``, ``zoom`` (flow
+    model) and ``parallax``, ``keystone`` (geometry, camera.py)."""
 
     def __init__(self, settings):
         self.settings = settings
@@ -182,4 +182,11 @@ class CameraMotion:
         summary = summarize(global_motion(clip))
         for key in ("pan_x", "pan_y", "zoom"):
             clip.scores[key] = round(summary[key], 5)
-        clip.labels["camera_motion"] = camera_label(summary, s.static_max, s.handheld_min)
+        from vgen_plugins.curation.camera import camera_motion
+
+        coarse = camera_label(summary, s.static_max, s.handheld_min)
+        label, geometry = camera_motion(clip.frames, clip.fps, coarse, s.static_max, s.handheld_min)
+        for key in ("parallax", "keystone"):
+            if key in geometry:
+                clip.scores[key] = round(geometry[key], 5)
+        clip.labels["camera_motion"] = label

@@ -72,7 +72,8 @@ class CurateSettings(BaseSettings):
     dedup: bool = True  # near-duplicates by perceptual hash: the later clip is rejected, reason "duplicate"
     dedup_max_distance: int = Field(6, ge=0, le=64)  # Hamming distance (of 64 bits) counted as a duplicate
 
-    # camera motion labels (HunyuanVideo's classes) from the global flow model
+    # camera motion labels (HunyuanVideo's 14 classes): static/handheld from the global flow model, pan (translation),
+    # tilt (rotation) and around (orbit) from a homography and its parallax (plugins/curation/camera.py)
     static_max: float = 0.02  # below this global speed a clip is a static shot
     handheld_min: float = 0.08  # jitter above this (and above the steady speed) is a handheld shot
 
