@@ -134,6 +134,42 @@ def test_engines_resolve_through_the_registry(tmp_path, capsys):
                         "(is it installed?); registered: aoti, onnx, tensorrt") and "\n" not in err, err
 
 
+def test_a_plugin_exporter_that_breaks_the_contract_is_named_in_one_line(tmp_path):
+    """Checked where the name is resolved: an object without the Exporter members, or one whose name differs from
+    the registered one (engine folders record the name), is refused in one line naming the plugin."""
+    import os
+    import subprocess
+    import textwrap
+
+    (tmp_path / "broken.py").write_text(textwrap.dedent("""
+        from vgen.contract.export import ExporterBase
+        from vgen.hookspecs import hookimpl
+
+        class Half:
+            name = "half"
+
+            def export(self, part, example, folder, options):
+                return []
+
+        class Named(ExporterBase):
+            name = "other"
+            export = runtime = print
+
+        @hookimpl
+        def register_exporters(register):
+            register("half", Half)
+            register("named", Named)
+    """))
+    env = {**os.environ, "VGEN_PLUGINS_DIR": str(tmp_path), "VGEN_LOAD_PLUGINS": "broken"}
+    for fmt, says in (("half", "exporter 'half' of plugin 'broken' is not an Exporter (vgen.contract.export): it "
+                               "lacks options, available, check, gate_skipped, runtime"),
+                      ("named", "exporter registered as 'named' by plugin 'broken' calls itself 'other'")):
+        res = subprocess.run([sys.executable, "-m", "vgen", "export", fmt, "--config", "tiny", "--out",
+                              str(tmp_path / fmt)], capture_output=True, text=True, env=env, cwd=tmp_path)
+        err = [line for line in res.stderr.splitlines() if line.strip()]
+        assert res.returncode == 2 and len(err) == 1 and says in err[0], res.stderr
+
+
 def test_doctor_lists_every_exporter():
     from vgen.cli.doctor import checks
 

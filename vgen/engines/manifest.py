@@ -13,6 +13,7 @@ from pathlib import Path
 
 import torch
 
+from vgen.engines import formats
 from vgen.errors import UserError
 
 NAME = "vgen-engine.json"
@@ -77,8 +78,6 @@ def load(folder: str | Path, engine: str | None = None, verify: bool = True) -> 
         raise UserError(f"{path}: corrupt engine manifest ({type(exc).__name__}: {exc})") from None
     if engine is not None and fmt != engine:
         raise UserError(f"{path}: this engine directory holds {fmt} artifacts, not {engine}")
-    from vgen.engines import formats
-
     if fmt not in formats.names():  # its plugin is gone: nothing here can run the folder
         raise UserError(f"{path}: format {fmt!r} is not registered by any plugin (is it installed?); registered: "
                         f"{', '.join(formats.names()) or 'none'}")

@@ -76,7 +76,7 @@ def export_parts(parts: list[Part], fmt: str | Exporter, out: str | Path, *, dty
     exporter, opts = prepare(fmt, dtype, device, ranges, options)
     device = opts["device"]
     precision = opts.get("precision") or dtype  # a format may compute below its inputs' dtype (TensorRT fp8)
-    tol = tolerance if tolerance is not None else parity.TOLERANCE[precision]
+    tol = tolerance if tolerance is not None else parity.TOLERANCE.get(precision, parity.TOLERANCE[dtype])
     out = Path(out).expanduser()
     entries = {}
     with atomic_dir(out) as tmp:
@@ -107,7 +107,7 @@ def _export_part(exporter: Exporter, part: Part, folder: Path, opts: dict, shape
     files = exporter.export(part, example, folder, opts)
     meta = {"name": part.name, "inputs": [i.to_json() for i in part.inputs], "output": part.output,
             "returns": part.returns, "signature": part.signature, "device": device.type,
-            "multiples": part.multiples, **part.meta}
+            "multiples": part.multiples, **part.meta, "files": manifest_io.file_entries(folder, files)}
     skipped = exporter.gate_skipped(opts)
     if skipped:
         console.warn(f"parity gate skipped for {part.name} ({exporter.name}): {skipped}")
@@ -117,6 +117,5 @@ def _export_part(exporter: Exporter, part: Part, folder: Path, opts: dict, shape
         meta["parity"] = parity.check(part, runtime, shapes, tol, exporter.name, device=device)
         meta["provider"] = runtime.provider
         del runtime
-    meta["files"] = manifest_io.file_entries(folder, files)
     meta["seconds"] = round(time.perf_counter() - start, 2)
     return meta
