@@ -24,7 +24,7 @@ STAGES = [
     ("sharpness", "quality", "Sharpness", "clip", "edge sharpness (Laplacian over gradient); clearest start frame; rejects blur"),
     ("motion", "motion", "Motion", "clip", "OpenCV optical-flow speed and jitter; rejects static and shaky clips"),
     ("brightness", "quality", "Brightness", "clip", "mean luma and clipped pixels; rejects dark/bright/overexposed"),
-    ("text", "text", "TextOverlay", "clip", "text/overlay likelihood heuristic (persistent text-like boxes)"),
+    ("text", "text", "TextOverlay", "clip", "burnt-in text: area of persistent text lines (MSER characters or a gradient heuristic)"),
     ("phash", "phash", "PHash", "clip", "perceptual hash for near-duplicate removal"),
     ("camera-motion", "motion", "CameraMotion", "clip", "camera-motion label, HunyuanVideo's 14 classes (flow model + homography/parallax geometry)"),
     ("sidecar", "captions", "Sidecar", "caption", "caption from a text file next to the source video"),

@@ -69,6 +69,10 @@ class CurateSettings(BaseSettings):
     max_brightness: float = 0.92  # reason "too_bright"
     max_clipped: float = 0.5  # fraction of pixels at black or white; reason "overexposed"
     max_text: float = 0.03  # fraction of the frame covered by persistent text-like boxes; reason "text"
+    # how text boxes are found: "mser" (character-shaped MSER regions chained into lines; on benchmarks/curate_text.py
+    # precision 1.00, recall 0.80, every miss a small corner watermark under max_text) or "heuristic" (morphological
+    # gradient boxes: precision 0.68-0.77, recall 0.65-0.68, misses titles, fires on rows of windows)
+    text_detector: Literal["heuristic", "mser"] = "mser"
     dedup: bool = True  # near-duplicates by perceptual hash: the later clip is rejected, reason "duplicate"
     dedup_max_distance: int = Field(6, ge=0, le=64)  # Hamming distance (of 64 bits) counted as a duplicate
 

@@ -28,7 +28,8 @@ class Scene:
     gain: float = 1.0  # brightness multiplier (0.1 makes a dark scene)
     shake: float | None = None  # handheld shake (px std per frame at the output size); None: the motion's default
     # extras: "objects": n discs moving over the scene at "object_speed" frame widths per second (default 0.3),
-    # "object_size": their radius as a share of the frame height (default 0.12)
+    # "object_size": their radius as a share of the frame height (default 0.12); "text_style": see _draw_text;
+    # "windows": facades with rows of small windows (text-like, not text)
     extras: dict = field(default_factory=dict)
 
 
@@ -61,6 +62,8 @@ def render_scene(scene: Scene, fps: float, width: int, height: int) -> np.ndarra
     n = max(1, int(round(scene.seconds * fps)))
     big_w, big_h = width * 4, height * 4
     image = texture(scene.seed, big_h, big_w)
+    if scene.extras.get("windows"):
+        _draw_windows(image, scene.seed, height)
     rng = np.random.default_rng(scene.seed + 1000)
     cx, cy = big_w / 2, big_h / 2
     step = scene.speed * width / fps  # pixels per frame for pans and tilts
@@ -96,9 +99,25 @@ def render_scene(scene: Scene, fps: float, width: int, height: int) -> np.ndarra
         if scene.gain != 1.0:
             frame = np.clip(frame.astype(np.float32) * scene.gain, 0, 255).astype(np.uint8)
         if scene.text:
-            _draw_text(frame, scene.text)
+            _draw_text(frame, scene.text, scene.extras.get("text_style", "lines"), i)
         frames.append(frame)
     return np.stack(frames)
+
+
+def _draw_windows(image: np.ndarray, seed: int, height: int) -> None:
+    """Facades with rows of small dark windows (text-like rows of small high-contrast boxes, yet not text)."""
+    import cv2
+
+    rng = np.random.default_rng(seed + 3000)
+    h, w = image.shape[:2]
+    for _ in range(6):
+        x0, y0 = int(rng.integers(0, w - w // 4)), int(rng.integers(0, h - h // 4))
+        fw, fh = int(rng.integers(w // 8, w // 4)), int(rng.integers(h // 8, h // 4))
+        cv2.rectangle(image, (x0, y0), (x0 + fw, y0 + fh), (225, 220, 205), -1)
+        size = max(2, height // 18)
+        for y in range(y0 + size, y0 + fh - size, 2 * size):
+            for x in range(x0 + size // 2, x0 + fw - size, int(size * 1.6)):
+                cv2.rectangle(image, (x, y), (x + size - 1, y + size - 1), (40, 40, 50), -1)
 
 
 def _draw_objects(frame: np.ndarray, scene: Scene, i: int, fps: float) -> None:
@@ -120,16 +139,44 @@ def _draw_objects(frame: np.ndarray, scene: Scene, i: int, fps: float) -> None:
         cv2.circle(frame, (pos[0], pos[1]), r, colour, -1, lineType=cv2.LINE_AA)
 
 
-def _draw_text(frame: np.ndarray, text: str) -> None:
-    """Subtitle-like overlay: white text with a dark outline, on two lines near the bottom and one at the top."""
+TEXT_STYLES = ("lines", "subtitle", "watermark", "title", "ticker")
+
+
+def _draw_text(frame: np.ndarray, text: str, style: str = "lines", i: int = 0) -> None:
+    """Burnt-in text. ``lines`` (subtitle-like white text with a dark outline on two lines near the bottom and one at
+    the top), ``subtitle`` (one outlined line at the bottom), ``watermark`` (small pale text in a corner, no outline),
+    ``title`` (large coloured text in the middle), ``ticker`` (a dark band at the bottom with text scrolling left)."""
     import cv2
 
     h, w = frame.shape[:2]
     scale = h / 160
-    for line, y in ((text, int(h * 0.22)), (text, int(h * 0.72)), (text.upper(), int(h * 0.92))):
-        org = (max(1, int(w * 0.04)), y)
-        cv2.putText(frame, line, org, cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), 3, cv2.LINE_AA)
-        cv2.putText(frame, line, org, cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), 1, cv2.LINE_AA)
+    font = cv2.FONT_HERSHEY_SIMPLEX
+    if style == "lines":
+        for line, y in ((text, int(h * 0.22)), (text, int(h * 0.72)), (text.upper(), int(h * 0.92))):
+            org = (max(1, int(w * 0.04)), y)
+            cv2.putText(frame, line, org, font, scale, (0, 0, 0), 3, cv2.LINE_AA)
+            cv2.putText(frame, line, org, font, scale, (255, 255, 255), 1, cv2.LINE_AA)
+    elif style == "subtitle":
+        (tw, _), _ = cv2.getTextSize(text, font, scale * 0.9, 1)
+        org = (max(1, (w - tw) // 2), int(h * 0.9))
+        cv2.putText(frame, text, org, font, scale * 0.9, (0, 0, 0), 3, cv2.LINE_AA)
+        cv2.putText(frame, text, org, font, scale * 0.9, (255, 255, 255), 1, cv2.LINE_AA)
+    elif style == "watermark":
+        overlay = frame.copy()
+        cv2.putText(overlay, text, (int(w * 0.62), int(h * 0.1)), cv2.FONT_HERSHEY_PLAIN, scale * 0.8, (255, 255, 255),
+                    1, cv2.LINE_AA)
+        frame[:] = cv2.addWeighted(overlay, 0.7, frame, 0.3, 0)
+    elif style == "title":
+        cv2.putText(frame, text, (int(w * 0.08), int(h * 0.55)), cv2.FONT_HERSHEY_DUPLEX, scale * 1.3, (250, 220, 40),
+                    2, cv2.LINE_AA)
+    elif style == "ticker":
+        y0 = int(h * 0.84)
+        frame[y0:] = (frame[y0:] * 0.25).astype(frame.dtype)
+        x = int(w * 0.05 - i * w * 0.02)  # scrolls left from the start of the clip
+        cv2.putText(frame, "  +++  ".join([text] * 4), (x, int(h * 0.96)), font, scale * 0.8, (255, 255, 255), 1,
+                    cv2.LINE_AA)
+    else:
+        raise ValueError(f"unknown text style {style!r} (known: {', '.join(TEXT_STYLES)})")
 
 
 def render(scenes: list[Scene], fps: float = 10, width: int = 96, height: int = 64) -> tuple[np.ndarray, list[int]]:
