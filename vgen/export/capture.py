@@ -15,11 +15,9 @@ import inspect
 import torch
 
 from vgen.engines.manifest import dtype_name, weight_signature
-from vgen.engines.standins import flat_arguments
+from vgen.engines.standins import PARTS, flat_arguments  # PARTS: what vgen sample --engine can swap in
 from vgen.errors import UserError
 from vgen.export.parts import CallModule, InputSpec, Part, returns_kind
-
-PARTS = ("dit", "vae_decoder", "text_encoder", "text_encoder_2")
 
 # Two probe sizes (latent units, multiples of the patch) whose (first, second) size pairs differ from role to role,
 # so that every axis that changes between the calls is matched to exactly one role.
