@@ -105,7 +105,7 @@ class Exporter(Protocol):
 
     def check(self, options: dict) -> None:
         """Refuse (UserError) options this format cannot honour before any model loads, e.g. a device it cannot
-        build for; ``options`` is what ``export`` will get."""
+        build for; ``options`` is what ``export`` will get, except ``ranges`` (None: the sizes are not known yet)."""
 
     def export(self, part: Part, example: list[torch.Tensor], folder: Path, options: dict) -> list[str]:
         """Write ``part`` as artifact files into ``folder`` and return their names (the manifest hashes them).
