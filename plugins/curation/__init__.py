@@ -29,6 +29,7 @@ STAGES = [
     ("camera-motion", "motion", "CameraMotion", "clip", "camera-motion label, HunyuanVideo's 14 classes (flow model + homography/parallax geometry)"),
     ("sidecar", "captions", "Sidecar", "caption", "caption from a text file next to the source video"),
     ("template", "captions", "Template", "caption", "caption from a template over labels and scores"),
+    ("vlm", "vlm", "VLMCaptioner", "caption", "structured JSON caption from a local vision-language model folder"),
 ]
 
 

@@ -1,7 +1,8 @@
 """Captioners: a sidecar text file next to the source, or a template over the clip's labels and scores.
 
-A VLM captioner is another plugin registering ``kind="caption"``; it gets the ClipContext after the clip file is
-written (``clip.path``, ``clip.frames``, ``clip.labels``) and returns the text or None.
+A VLM captioner (``vlm.py``, or another plugin registering ``kind="caption"``) gets the ClipContext after the clip
+file is written (``clip.path``, ``clip.frames``, ``clip.labels``) and returns the text or None. The template also
+writes ``labels["structured_caption"]`` (HunyuanVideo's JSON fields) unless a model captioner did.
 """
 
 from __future__ import annotations
@@ -47,4 +48,15 @@ class Template:
         except (ValueError, TypeError):  # a numeric format spec over a missing (empty) field
             text = string.Formatter().vformat(self.settings.caption_template.replace(":.0f", ""), (), fields)
         text = " ".join(text.replace(" ,", ",").split()).strip(" ,")
+        if text and "structured_caption" not in clip.labels:
+            clip.labels["structured_caption"] = structured(clip, text)
         return text or None
+
+
+def structured(clip: ClipContext, text: str) -> dict[str, str]:
+    """The structured caption (vlm.FIELDS) a template can fill: the text, an earlier captioner's text as the dense
+    description, the lighting word and the camera motion; what only a model can see stays empty."""
+    earlier = next((t for t in clip.captions.values() if t), "")
+    return {"short_description": text, "dense_description": earlier or text, "background": "", "style": "",
+            "shot_type": "", "lighting": str(clip.labels.get("brightness_word", "")), "atmosphere": "",
+            "camera_motion": str(clip.labels.get("camera_motion", ""))}
