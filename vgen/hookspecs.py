@@ -48,5 +48,13 @@ def register_exporters(register):
 
 
 @hookspec
+def register_editors(register):
+    """Register video edit methods: ``factory() -> vgen.contract.Editor``, which ``vgen edit`` hands a source
+    video's latents and a ``vgen.contract.EditRequest``. meta: ``pipeline`` (the pipeline a trained editor's weights
+    belong to), ``default_for`` (pipelines whose instructions it edits when no ``--method`` is given),
+    ``description``."""
+
+
+@hookspec
 def register_commands(app):
     """Add subcommands to the typer ``app`` (``vgen.cli.groups.group(app, name)`` gives a shared group)."""

@@ -21,6 +21,7 @@ HOOKS = {
     "pipeline": "register_pipelines",
     "curation_stage": "register_curation_stages",
     "exporter": "register_exporters",
+    "editor": "register_editors",
 }
 
 
@@ -35,6 +36,7 @@ def __getattr__(name: str):
             "pipeline": contract.VideoPipeline,
             "curation_stage": contract.CurationStage,
             "exporter": contract.Exporter,
+            "editor": contract.Editor,
         }
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 

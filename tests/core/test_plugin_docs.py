@@ -87,7 +87,8 @@ def test_examples_load_as_plugins(doc_plugins):
     assert len(rows) == len(_examples()) and data["failures"] == []
     registered = {(b["kind"], b["name"]) for r in rows.values() for b in r["backends"]}
     assert registered == {("pipeline", "pixels"), ("sampler", "midpoint"), ("schedule", "cosine"),
-                          ("curation_stage", "luma"), ("exporter", "torch-program")}
+                          ("curation_stage", "luma"), ("exporter", "torch-program"),
+                          ("editor", "blend")}
 
 
 def test_example_pipeline_sampler_and_schedule_sample_a_video(doc_plugins):
@@ -97,3 +98,7 @@ def test_example_pipeline_sampler_and_schedule_sample_a_video(doc_plugins):
     sidecar = json.loads((folder / json.loads(res.stdout)["sidecar"]).read_text())
     assert (sidecar["sampler"], sidecar["schedule"], sidecar["model_calls"]) == ("midpoint", "cosine", 6)
     assert run("hello", "--name", "docs").stdout.strip() == "hello docs"
+    run("edit", folder / "out" / sidecar["video"], "--source-prompt", "a test", "--target-prompt", "a toast",
+        "--method", "blend", "--pipeline", "pixels", "--steps", 2, "--out", folder / "edited")
+    edited = json.loads(next((folder / "edited").glob("*.json")).read_text())
+    assert (edited["method"], edited["edit"]) == ("blend", {"strength": 0.5})

@@ -76,6 +76,18 @@ def test_exporters(name):
     inspect.signature(exporter.export).bind("part", [], "folder", {})
 
 
+@pytest.mark.parametrize("name", _all("editor"))
+def test_editors(name):
+    from vgen.contract import EditRequest
+
+    backend = registry.get("editor", name)
+    editor = backend.factory()
+    assert isinstance(editor, registry.PROTOCOLS["editor"]) and editor.takes in ("prompts", "instruction")
+    inspect.signature(editor.edit).bind("pipe", torch.zeros(1), EditRequest(), torch.Generator())
+    own = backend.meta.get("pipeline")
+    assert own is None or own in registry.names("pipeline"), f"{name}: meta pipeline {own!r} is not registered"
+
+
 @pytest.mark.parametrize("name", _all("pipeline"))
 def test_pipelines(name):
     assert name in PIPELINE_CONFIGS, f"add the small config to check pipeline {name!r} with"

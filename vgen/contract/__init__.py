@@ -7,6 +7,7 @@
   the ``kind`` meta key (vgen.contract.curation).
 - ``register_exporters``: ``Exporter`` (subclass ``ExporterBase``) and the ``Runtime`` that runs what it writes
   (vgen.contract.export).
+- ``register_editors``: ``Editor``, given an ``EditRequest`` (vgen.contract.edit).
 
 docs/plugins.md shows each with its factory's signature, the meta keys vgen reads and an example. Names resolve on
 first use, so ``import vgen.contract`` stays light.
@@ -34,6 +35,8 @@ _WHERE = {
     "Exporter": "vgen.contract.export",
     "ExporterBase": "vgen.contract.export",
     "Runtime": "vgen.contract.export",
+    "Editor": "vgen.contract.edit",
+    "EditRequest": "vgen.contract.edit",
 }
 
 __all__ = sorted(_WHERE)

@@ -28,11 +28,12 @@ def tail(pipe, sigma: float) -> torch.Tensor:
 
 @torch.no_grad()
 def denoise_from(pipe, latents: torch.Tensor, prompts: list[str], sigma: float, noise: torch.Tensor, *,
-                 negative: str = "", dtype: torch.dtype | None = None) -> torch.Tensor:
+                 negative: str = "", dtype: torch.dtype | None = None, options: dict | None = None) -> torch.Tensor:
     """``latents`` (B, C, t, h, w, scaled as ``encode_video`` gives them) noised with ``noise`` to the first sigma
     of the default schedule at or below ``sigma``, then the default sampler and guidance down to 0. Returns float32
-    latents; ``sigma`` 0 returns them as they are."""
-    opts = resolve_options(pipe)
+    latents; ``sigma`` 0 returns them as they are. ``options`` (steps, guidance, ...) override the pipeline's
+    defaults as ``resolve_options`` takes them."""
+    opts = resolve_options(pipe, **(options or {}))
     sigmas = _from(opts, sigma).to(latents.device)
     x = latents.float()
     if len(sigmas) < 2:
