@@ -118,8 +118,62 @@ def eval_compare(
         console.info(f"comparison written to {json_out}")
 
 
+def datasets_shapes_edits(
+    num: int = typer.Option(..., "--num", "-n", help="Number of edit pairs."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output folder (pairs/, manifest.jsonl, *_jobs.jsonl)."),
+    seed: int = typer.Option(0, "--seed", help="Pair i depends only on (seed, i)."),
+    kind: str = typer.Option("", "--kind", help="Only this kind: colour, shape, size, motion, background, remove, "
+                                                "add (default: each pair draws one)."),
+    size: int = typer.Option(64, "--size", help="Canvas side in pixels."),
+    frames: int = typer.Option(17, "--frames", help="Frames per clip (4k+1)."),
+    fps: float = typer.Option(8.0, "--fps", help="Frames per second."),
+):
+    """Write NUM edit pairs: the same scene with one change (source and target clip), the instruction and its kind;
+    the cases `vgen edit --jobs` and `vgen eval edits` run on."""
+    from vgen_plugins.shapes.edit_data import write_pairs
+
+    from vgen import console
+
+    result = write_pairs(out, num, seed=seed, size=size, frames=frames, fps=fps, kind=kind or None)
+    console.info(f"wrote {result['written']} edit pairs in {result['seconds']:.1f} s")
+    console.out.print(result["manifest"], markup=False, highlight=False)
+
+
+def eval_edits(
+    folders: list[Path] = typer.Argument(..., help="Folders of edited videos with their `vgen edit` sidecars."),
+    cases: Path = typer.Option(..., "--cases", help="The pairs they edit (`vgen datasets shapes-edits`)."),
+    json_out: Path = typer.Option(None, "--json", help="Where to write the scores (default FIRST/edits_eval.json)."),
+):
+    """Score edits by method and kind: success (the target caption holds, right background) and preservation (among
+    successes, the objects the edit must not touch stay within 2.5 px of their source tracks)."""
+    from rich import box
+    from rich.table import Table
+    from vgen_plugins.shapes.edit_eval import evaluate_edits
+
+    from vgen import console
+    from vgen.io.atomic import write_text
+
+    report = evaluate_edits(folders, cases)
+    table = Table(title=f"edit eval (%): {cases}", box=box.SIMPLE_HEAD)
+    for col in ("method", "kind", "n", "success", "preserved", "s/edit"):
+        table.add_column(col, justify="left" if col in ("method", "kind") else "right", no_wrap=True)
+    for method, kinds in report["summary"].items():
+        for kind, s in kinds.items():
+            table.add_row(method if kind == next(iter(kinds)) else "", kind, str(s["n"]), _pct(s["success"]),
+                          _pct(s["preserved"]), "-" if s["seconds"] is None else f"{s['seconds']:.2f}",
+                          end_section=kind == "all")
+    console.out.print(table)
+    if report["not_cases"]:
+        console.warn(f"skipped {len(report['not_cases'])} edits whose source is not one of the cases")
+    path = json_out or Path(folders[0]) / "edits_eval.json"
+    write_text(path, json.dumps(report, indent=2) + "\n")
+    console.info(f"scores written to {path}")
+
+
 def register(app: typer.Typer) -> None:
     group(app, "datasets").command("shapes")(datasets_shapes)
+    group(app, "datasets").command("shapes-edits")(datasets_shapes_edits)
     scores = group(app, "eval")
     scores.command("shapes")(eval_shapes)
     scores.command("compare")(eval_compare)
+    scores.command("edits")(eval_edits)
