@@ -58,7 +58,7 @@ class FlowMatching(Objective):
         batch["drawn"] = tuple(to_device(t[rows.start:rows.stop].contiguous(), self.device) for t in drawn)
 
     def loss(self, model: torch.nn.Module, batch: dict, step: int) -> tuple[torch.Tensor, dict]:
-        x_t, timestep, target = flow_matching_inputs(batch["latents"], *batch["drawn"])
+        x_t, timestep, target = flow_matching_inputs(batch["latents"], *batch["drawn"], self.s.sigma_min)
         guidance = None
         if self.s.guidance is not None:
             guidance = torch.full((x_t.shape[0],), float(self.s.guidance), device=self.device)

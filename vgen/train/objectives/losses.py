@@ -15,12 +15,18 @@ def flow_noise(gen: torch.Generator, n: int, shape, mean: float, std: float, shi
     return shift * t / (1 + (shift - 1) * t), torch.randn((n, *shape), generator=gen)
 
 
-def flow_matching_inputs(x0: torch.Tensor, ts: torch.Tensor, noise: torch.Tensor):
+def flow_matching_inputs(x0: torch.Tensor, ts: torch.Tensor, noise: torch.Tensor, sigma_min: float = 0.0):
     """Noisy latents, timesteps (sigma * 1000) and velocity targets for clean latents ``x0`` (B, ...), with
-    (t, noise) from ``flow_noise``: x_t = t * noise + (1 - t) * x0 and the model predicts v = noise - x0."""
+    (t, noise) from ``flow_noise``: x_t = t * noise + (1 - t) * x0 and the model predicts v = noise - x0.
+
+    ``sigma_min`` > 0 is MovieGen's interpolant (its X_t = t'*X1 + (1 - (1 - sigma_min)*t')*X0 with t' = 1 - t):
+    x_t = (sigma_min + (1 - sigma_min) * t) * noise + (1 - t) * x0 and v = (1 - sigma_min) * noise - x0."""
     noise = noise.to(x0.device, torch.float32)
     t = ts.to(x0.device).view(-1, *[1] * (x0.dim() - 1))
     x0 = x0.float()
+    if sigma_min:
+        return ((sigma_min + (1 - sigma_min) * t) * noise + (1 - t) * x0, ts.to(x0.device) * 1000.0,
+                (1 - sigma_min) * noise - x0)
     return t * noise + (1 - t) * x0, ts.to(x0.device) * 1000.0, noise - x0
 
 
