@@ -102,11 +102,11 @@ class TrainSettings(BaseSettings):
     logit_std: float = Field(1.0, gt=0)
     shift: float = Field(1.0, gt=0)  # t <- shift*t / (1 + (shift-1)*t): more weight on high noise
     guidance: float | None = None  # embedded guidance fed to distilled models while training
-
-    # precision and memory
     # MovieGen's interpolant: x_t = (sigma_min + (1 - sigma_min) * t) * noise + (1 - t) * x0, target
     # (1 - sigma_min) * noise - x0 (MovieGen: 1e-5, with logit-normal t: logit_mean 0, logit_std 1, shift 1); 0: plain
     sigma_min: float = Field(0.0, ge=0, lt=1)
+
+    # precision and memory
     mixed_precision: Literal["bf16", "no"] = "bf16"  # bf16 autocast on CUDA (fp32 master weights); CPU runs fp32
     activation_checkpointing: bool = False  # recompute each repeated block in backward
     distributed: Literal["auto", "ddp", "fsdp"] = "auto"  # under torchrun; auto = ddp
