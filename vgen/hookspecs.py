@@ -56,5 +56,25 @@ def register_editors(register):
 
 
 @hookspec
+def register_audio_models(register):
+    """Register sound-for-video models (``vgen dub``): ``factory(weights=None, config=None, device="cpu", **options)
+    -> vgen.contract.AudioModel``. meta: ``default`` (bool: the model ``vgen dub`` uses without --model),
+    ``description``."""
+
+
+@hookspec
+def register_video_features(register):
+    """Register per-frame video feature extractors that audio models condition on: ``factory(device="cpu",
+    **options) -> vgen.contract.VideoFeatures``. meta: ``description``."""
+
+
+@hookspec
+def register_training_targets(register):
+    """Register training targets beyond the pipelines' "dit" and "vae" (``target = "NAME"`` in a [train] recipe):
+    ``factory(settings, device) -> vgen.contract.TrainingTarget``, run by vgen.train's generic loop.
+    meta: ``description``."""
+
+
+@hookspec
 def register_commands(app):
     """Add subcommands to the typer ``app`` (``vgen.cli.groups.group(app, name)`` gives a shared group)."""

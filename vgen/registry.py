@@ -22,6 +22,9 @@ HOOKS = {
     "curation_stage": "register_curation_stages",
     "exporter": "register_exporters",
     "editor": "register_editors",
+    "audio_model": "register_audio_models",
+    "video_features": "register_video_features",
+    "training_target": "register_training_targets",
 }
 
 
@@ -37,6 +40,9 @@ def __getattr__(name: str):
             "curation_stage": contract.CurationStage,
             "exporter": contract.Exporter,
             "editor": contract.Editor,
+            "audio_model": contract.AudioModel,
+            "video_features": contract.VideoFeatures,
+            "training_target": contract.TrainingTarget,
         }
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 

@@ -88,6 +88,7 @@ def test_examples_load_as_plugins(doc_plugins):
     registered = {(b["kind"], b["name"]) for r in rows.values() for b in r["backends"]}
     assert registered == {("pipeline", "pixels"), ("sampler", "midpoint"), ("schedule", "cosine"),
                           ("curation_stage", "luma"), ("exporter", "torch-program"),
+                          ("audio_model", "beeps"),
                           ("editor", "blend")}
 
 

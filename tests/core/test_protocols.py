@@ -96,3 +96,42 @@ def test_pipelines(name):
     assert isinstance(pipe, PipelineBase)
     assert pipe.transformer is pipe.trainable("dit")
     assert set(pipe.modules()) >= {"transformer", "vae"}
+
+
+# the small config each audio model is checked with (a new model adds its own here)
+AUDIO_CONFIGS = {"shapes-dub": "tiny", "moviegen-audio": "tiny"}
+
+
+@pytest.mark.parametrize("name", _all("audio_model"))
+def test_audio_models(name):
+    import numpy as np
+
+    assert name in AUDIO_CONFIGS, f"add the small config to check audio model {name!r} with"
+    model = registry.get("audio_model", name).factory(config=AUDIO_CONFIGS[name])
+    assert isinstance(model, registry.PROTOCOLS["audio_model"])
+    wave = model.generate(np.zeros((9, 16, 16, 3), np.uint8), 8.0, 9 / 8, seed=0)
+    assert wave.dtype == np.float32 and wave.shape == (1, round(9 / 8 * model.sample_rate))
+    assert isinstance(model.settings(), dict) and isinstance(model.weight_files(), list)
+
+
+@pytest.mark.parametrize("name", _all("video_features"))
+def test_video_features(name, tmp_path):
+    import numpy as np
+
+    options = {}
+    if name == "clip":  # a tiny random CLIP folder, as a user's local one
+        from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection
+
+        config = CLIPVisionConfig(hidden_size=16, intermediate_size=32, num_hidden_layers=1, num_attention_heads=2,
+                                  image_size=32, patch_size=16, projection_dim=8)
+        CLIPVisionModelWithProjection(config).save_pretrained(tmp_path / "clip")
+        options = {"path": tmp_path / "clip"}
+    extractor = registry.get("video_features", name).factory(**options)
+    assert isinstance(extractor, registry.PROTOCOLS["video_features"])
+    features = extractor(np.zeros((3, 20, 24, 3), np.uint8))
+    assert features.shape == (3, extractor.dim) and features.dtype == torch.float32
+
+
+@pytest.mark.parametrize("name", _all("training_target"))
+def test_training_targets(name):
+    inspect.signature(registry.get("training_target", name).factory).bind("settings", "device")

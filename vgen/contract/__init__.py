@@ -7,6 +7,8 @@
   the ``kind`` meta key (vgen.contract.curation).
 - ``register_exporters``: ``Exporter`` (subclass ``ExporterBase``) and the ``Runtime`` that runs what it writes
   (vgen.contract.export).
+- ``register_audio_models``: ``AudioModel``; ``register_video_features``: ``VideoFeatures`` (vgen.contract.audio).
+- ``register_training_targets``: ``TrainingTarget`` (vgen.contract.training).
 - ``register_editors``: ``Editor``, given an ``EditRequest`` (vgen.contract.edit).
 
 docs/plugins.md shows each with its factory's signature, the meta keys vgen reads and an example. Names resolve on
@@ -37,6 +39,9 @@ _WHERE = {
     "Runtime": "vgen.contract.export",
     "Editor": "vgen.contract.edit",
     "EditRequest": "vgen.contract.edit",
+    "AudioModel": "vgen.contract.audio",
+    "VideoFeatures": "vgen.contract.audio",
+    "TrainingTarget": "vgen.contract.training",
 }
 
 __all__ = sorted(_WHERE)

@@ -66,7 +66,9 @@ class TrainSettings(BaseSettings):
     pipeline: str = "hunyuan-video"  # registered pipeline name
     config: str | dict[str, Any] | None = "tiny"  # preset name or config table for random initial weights
     weights: Path | None = None  # start from this pipeline folder instead of random weights
-    target: Literal["dit", "vae"] = "dit"  # train pipe.transformer or pipe.vae
+    # "dit" / "vae": train pipe.transformer / pipe.vae; any other name: a registered training target
+    # (register_training_targets, e.g. "audio-ae"), run by vgen.train.targets
+    target: str = "dit"
 
     # data
     data: Path | None = None  # manifest.jsonl (or its folder) of clips + captions

@@ -345,6 +345,10 @@ class Trainer:
 
 
 def run(s: TrainSettings, resume: str | None = None, recipe: dict | None = None, stop_at: int | None = None) -> dict:
+    if s.target not in ("dit", "vae"):  # a registered training target (vgen.contract.training)
+        from vgen.train.targets import run_target
+
+        return run_target(s, resume, recipe, stop_at)
     trainer = Trainer(s, recipe)
     try:
         return trainer.run(resume, stop_at)
