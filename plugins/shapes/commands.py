@@ -170,6 +170,27 @@ def eval_edits(
     console.info(f"scores written to {path}")
 
 
+def eval_dub(
+    folder: Path = typer.Argument(..., help="Folder of videos with sound (e.g. from vgen dub)."),
+    json_out: Path = typer.Option(None, "--json", help="Where to write the scores (default FOLDER/dub_eval.json)."),
+):
+    """Score each video's sound against what is on screen: pitch (tones = colours shown), sync (a click within one
+    frame of every bottom contact, no stray click) and silence (no click without a bouncing object)."""
+    from vgen_plugins.shapes.dub_eval import evaluate_dub
+
+    from vgen import console
+    from vgen.io.atomic import write_text
+
+    report = evaluate_dub(folder)
+    s = report["summary"]
+    console.out.print(f"videos\t{s['n']}\npitch\t{_pct(s['pitch'])}\nsync\t{_pct(s['sync'])} (of {s['n_sync']})\n"
+                      f"silent\t{_pct(s['silent'])} (of {s['n_silent']})\nno sound\t{s['no_sound']}",
+                      markup=False, highlight=False)
+    path = json_out or Path(folder) / "dub_eval.json"
+    write_text(path, json.dumps(report, indent=2, default=float) + "\n")
+    console.info(f"scores written to {path}")
+
+
 def register(app: typer.Typer) -> None:
     group(app, "datasets").command("shapes")(datasets_shapes)
     group(app, "datasets").command("shapes-edits")(datasets_shapes_edits)
@@ -177,3 +198,4 @@ def register(app: typer.Typer) -> None:
     scores.command("shapes")(eval_shapes)
     scores.command("compare")(eval_compare)
     scores.command("edits")(eval_edits)
+    scores.command("dub")(eval_dub)
