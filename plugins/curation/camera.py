@@ -72,9 +72,16 @@ def pair_features(p0: np.ndarray, p1: np.ndarray, width: int, height: int) -> di
     pred = cv2.perspectiveTransform(a[:, None], h)[:, 0]
     off = np.linalg.norm(b - pred, axis=1) * half > PARALLAX_PX
     flow = b - a
-    probe = np.array([[0.0, 0.0], [0.15, 0.0], [-0.15, 0.0], [0.0, 0.15], [0.0, -0.15]])
-    moved = cv2.perspectiveTransform(probe[:, None], h)[:, 0]
-    scale = ((moved[1, 0] - moved[2, 0]) + (moved[3, 1] - moved[4, 1])) / 0.6 - 1
+    moved = cv2.perspectiveTransform(np.zeros((1, 1, 2)), h)[:, 0]
+    # zoom: each axis's flow of every point fitted as a shift plus a scaling about the centre (a dolly scales the
+    # layers unequally, so the dominant homography alone would miss it); a zoom scales both axes alike, while an
+    # orbit whose near layer sits on one side only correlates the horizontal flow with x
+    axis_scale = []
+    for j in (0, 1):
+        design = np.stack([np.ones(len(a)), a[:, j]], 1)
+        axis_scale.append(float(np.linalg.lstsq(design, b[:, j] - a[:, j], rcond=None)[0][1]))
+    sx, sy = axis_scale
+    scale = float(np.sign(sx) * min(abs(sx), abs(sy))) if sx * sy > 0 else 0.0
     # two-way: the share of points moving each way along an axis (by more than PARALLAX_PX), the smaller of the two,
     # within each half of the frame (a zoom moves the two halves apart, each one way; an orbit splits by depth)
     px = flow * half
@@ -118,7 +125,7 @@ def classify(pairs: list[dict], coarse: str, gap: float, static_max: float = 0.0
     # a zoom or dolly spreads points both ways too, about the centre
     zooming = abs(zoom) > 2.5 * static_max and abs(zoom) > max(steady, abs(t).max() * per_s)
     orbit = orbit and not zooming
-    moving_camera = orbit or (moved and parallax >= MIN_PARALLAX_SHARE)
+    moving_camera = orbit or (moved and parallax >= MIN_PARALLAX_SHARE) or abs(zoom) > static_max
     if coarse == "static shot" and not moving_camera:
         return coarse, scores  # moving objects over a still camera, or nothing moving
     if orbit:  # layers on either side of the pivot move against each other; the camera travels against its turn

@@ -73,7 +73,8 @@ def poses(scene: CameraScene, n: int, fps: float, width: int) -> list[tuple[np.n
             else:
                 f = f0 * rate
         elif m == "handheld shot":
-            jitter = shake[i] * np.array([0.3 * turn, 0.3 * turn, 0.3 * trans, 0.3 * trans, 0.0]) * 2.0
+            ref = 10 / fps  # the same shake in pixels per frame at any frame rate
+            jitter = shake[i] * np.array([0.6 * turn, 0.6 * turn, 0.6 * trans, 0.6 * trans, 0.0]) / ref
             yaw, pitch, c[0], c[1] = jitter[:4]
         out.append((c, _rot(yaw, pitch), f))
     return out
