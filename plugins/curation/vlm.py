@@ -64,19 +64,22 @@ class VLMCaptioner:
 
     def __init__(self, settings):
         opts = settings.stage_options.get("vlm", {})
-        folder = opts.get("model")
-        if not folder or not Path(folder).is_dir():
-            raise UserError(f"captioner 'vlm' needs a local model folder: [curate.stage_options.vlm] model = "
-                            f"\"/path\" (got {folder!r})")
-        self.folder = str(folder)
+        self.folder = str(opts.get("model") or "")
         self.frames = int(opts.get("frames", 4))
         self.max_new_tokens = int(opts.get("max_new_tokens", 384))
         self.prompt = str(opts.get("prompt", PROMPT))
         self.device = opts.get("device")
         self._model = None
 
+    def check(self) -> None:
+        """Called when the run's stages are built: a missing folder fails the run before any work."""
+        if not self.folder or not Path(self.folder).is_dir():
+            raise UserError(f"captioner 'vlm' needs a local model folder: [curate.stage_options.vlm] model = "
+                            f"\"/path\" (got {self.folder or None!r})")
+
     def _load(self):
         if self._model is None:
+            self.check()
             import torch
             from transformers import AutoModelForImageTextToText, AutoProcessor
 

@@ -11,6 +11,9 @@ hook; ``factory(settings)`` returns a callable. The ``kind`` decides when it run
   ``clip.reasons`` and the first is the headline ``clip.reason``.
 - ``caption``: ``stage(clip) -> str | None``; runs on kept clips after their file is written (``clip.path``), so a
   VLM plugin can read the file or use ``clip.frames``.
+
+A stage may also define ``check() -> None``, called once when the run's stages are built, to fail the run with a
+``UserError`` before any work (a missing model folder, say); building a stage itself never fails on settings.
 """
 
 from __future__ import annotations
@@ -154,4 +157,7 @@ def build_stages(settings) -> Stages:
         if backend.meta.get("kind") != "caption":
             raise UserError(f"{name!r} is not a captioner (kind {backend.meta.get('kind')!r})")
         stages.caption.append((name, backend.factory(settings)))
+    for _name, stage in [*stages.source, ("split", stages.split), ("cut", stages.cut), *stages.clip, *stages.caption]:
+        if callable(getattr(stage, "check", None)):
+            stage.check()
     return stages
