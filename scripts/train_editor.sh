@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Train the instruction editor (pipeline shapes-edit, editor shapes-instruct) from the default model on one GPU and
+# write it beside the default model (plugins/shapes_edit/weights/editor.safetensors, bf16) with SHIP=1.
+#   1. NUM edit pairs of the shapes world (seed SEED, default 0; the eval cases use other seeds), rendered in memory
+#      and encoded into a latent cache (plugins/shapes_edit/pairs_cache.py: no video files, no PyAV needed);
+#   2. vgen train run --recipe shapes-edit (LoRA on the default DiT + the zero-initialised source input);
+#   3. the LoRA file in bf16 -> WORK/editor.safetensors (and with SHIP=1 into the package, or SHIP_TO=FILE).
+# Usage: [SHIP=1] [SEED=N] [CONFIG=tiny] [TRAIN_ARGS="--set lr=1e-3"] scripts/train_editor.sh WORK [NUM]
+#        CONFIG=tiny: random tiny weights (a CPU dry run of this script); VGEN_TRAIN_TIME_LIMIT_S caps training.
+set -euo pipefail
+work=${1:?work dir}; num=${2:-16000}
+command -v vgen >/dev/null || vgen() { python3 -m vgen "$@"; }
+stamp() { echo "[$(date +%T)] $*"; }
+mkdir -p "$work"
+if [ ! -d "$work/cache" ]; then
+  stamp "cache of $num pairs"
+  python3 -c "
+import sys, torch
+from vgen_plugins.shapes_edit.pairs_cache import write_edit_cache
+from vgen_plugins.shapes_edit.pipeline import build
+dev = 'cuda' if torch.cuda.is_available() else 'cpu'
+pipe = build(config=sys.argv[3] or 'untrained', device=dev)
+print(write_edit_cache(pipe, sys.argv[1], int(sys.argv[2]), seed=int(sys.argv[4]), device=dev, batch=256))
+" "$work/cache" "$num" "${CONFIG:-}" "${SEED:-0}"
+fi
+stamp "train"
+extra=()
+[ -n "${CONFIG:-}" ] && extra=(--set "config=\"$CONFIG\"")
+[ -f "$work/run/lora.safetensors" ] || vgen -q train run --recipe shapes-edit --cache "$work/cache" --out "$work/run" \
+  --json "${extra[@]}" ${TRAIN_ARGS:-}
+stamp "editor weights"
+python3 -c "
+import sys, torch
+from safetensors.torch import load_file, save_file
+state = {k: v.to(torch.bfloat16).contiguous() for k, v in load_file(sys.argv[1]).items()}
+for out in sys.argv[2:]:
+    if out:
+        save_file(state, out, metadata={'format': 'pt', 'vgen_pipeline': 'shapes-edit'})
+        print(out)
+" "$work/run/lora.safetensors" "$work/editor.safetensors" \
+  "$([ "${SHIP:-0}" = 1 ] && echo "${SHIP_TO:-plugins/shapes_edit/weights/editor.safetensors}")"
+stamp "done"
