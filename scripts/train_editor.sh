@@ -6,7 +6,8 @@
 #   2. vgen train run --recipe shapes-edit (LoRA on the default DiT + the zero-initialised source input);
 #   3. the LoRA file in bf16 -> WORK/editor.safetensors (and with SHIP=1 into the package, or SHIP_TO=FILE).
 # Usage: [SHIP=1] [SEED=N] [CONFIG=tiny] [TRAIN_ARGS="--set lr=1e-3"] scripts/train_editor.sh WORK [NUM]
-#        CONFIG=tiny: random tiny weights (a CPU dry run of this script); VGEN_TRAIN_TIME_LIMIT_S caps training.
+#        CONFIG=tiny: random tiny weights (a CPU dry run of this script); VGEN_TRAIN_TIME_LIMIT_S caps training,
+#        DEADLINE=EPOCH_SECONDS sets it to what is left when training starts (one fixed budget for cache + training).
 set -euo pipefail
 work=${1:?work dir}; num=${2:-16000}
 command -v vgen >/dev/null || vgen() { python3 -m vgen "$@"; }
@@ -24,6 +25,7 @@ print(write_edit_cache(pipe, sys.argv[1], int(sys.argv[2]), seed=int(sys.argv[4]
 " "$work/cache" "$num" "${CONFIG:-}" "${SEED:-0}"
 fi
 stamp "train"
+[ -n "${DEADLINE:-}" ] && export VGEN_TRAIN_TIME_LIMIT_S=$(( DEADLINE - $(date +%s) ))
 extra=()
 [ -n "${CONFIG:-}" ] && extra=(--set "config=\"$CONFIG\"")
 [ -f "$work/run/lora.safetensors" ] || vgen -q train run --recipe shapes-edit --cache "$work/cache" --out "$work/run" \
