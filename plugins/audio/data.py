@@ -6,23 +6,35 @@ import multiprocessing as mp
 import os
 from pathlib import Path
 
+import numpy as np
+
 from vgen.errors import UserError
 from vgen.io.audio import mono_at
 
 
 def _read(args) -> dict | None:
     path, caption, sample_rate, with_frames = args
-    from vgen.io.video import read_video
+    if path.endswith(".npz"):  # `vgen datasets shapes --format npz`: the rendered arrays, no codec
+        try:
+            with np.load(path) as data:
+                if "audio" not in data:
+                    return None
+                wave, rate, fps = data["audio"], int(data["sample_rate"]), float(data["fps"])
+                frames = data["frames"] if with_frames else None
+        except (OSError, ValueError, KeyError):
+            return None
+    else:
+        from vgen.io.video import read_video
 
-    try:
-        clip = read_video(path, audio=True)
-    except UserError:
-        return None
-    wave = mono_at(clip.audio, clip.sample_rate, sample_rate)
+        try:
+            clip = read_video(path, audio=True)
+        except UserError:
+            return None
+        wave, rate, fps, frames = clip.audio, clip.sample_rate, clip.fps, clip.frames
+    wave = mono_at(wave, rate, sample_rate)
     if wave is None:
         return None
-    return {"audio": wave, "fps": clip.fps, "caption": caption or "",
-            "frames": clip.frames if with_frames else None}
+    return {"audio": wave, "fps": fps, "caption": caption or "", "frames": frames if with_frames else None}
 
 
 def load_clips(manifest: str | Path, sample_rate: int, frames: bool = True, limit: int | None = None) -> list[dict]:

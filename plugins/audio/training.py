@@ -108,20 +108,26 @@ class DiTTarget:
 
     @torch.no_grad()
     def _prepare(self, clips):
+        """Latents (encoded in batches of clips of one length), features and word ids of every clip."""
         hop, c = self.model.autoencoder.config.hop, self.model.dit.config
-        latents, features, words = [], [], []
-        for clip in clips:
-            n = len(clip["audio"]) // hop
-            if n < 2:
-                continue
-            z = self.model.encode(torch.from_numpy(clip["audio"][: n * hop])[None, None])[0].float()
-            latents.append(z)
-            features.append(self.model.video_features(clip["frames"], clip["fps"], n).to(self.device))
-            words.append(tokenize([clip["caption"]], c.vocab, c.max_words)[0].to(self.device))
-        if not latents:
-            raise UserError("audio-dit: no clip is long enough for one latent frame")
+        clips = [clip for clip in clips if len(clip["audio"]) // hop >= 2]
+        if not clips:
+            raise UserError("audio-dit: no clip is long enough for two latent frames")
+        by_length: dict[int, list[int]] = {}
+        for i, clip in enumerate(clips):
+            by_length.setdefault(len(clip["audio"]) // hop, []).append(i)
+        latents: list = [None] * len(clips)
+        for n, idx in by_length.items():
+            for k in range(0, len(idx), 256):
+                part = idx[k:k + 256]
+                wave = torch.from_numpy(np.stack([clips[i]["audio"][: n * hop] for i in part]))[:, None]
+                for i, z in zip(part, self.model.encode(wave.to(self.device)).float(), strict=True):
+                    latents[i] = z
+        features = [self.model.video_features(clip["frames"], clip["fps"], len(z)).to(self.device)
+                    for clip, z in zip(clips, latents, strict=True)]
+        words = tokenize([clip["caption"] for clip in clips], c.vocab, c.max_words).to(self.device)
         self.window = min(self.window, min(len(z) for z in latents))
-        return latents, features, words
+        return latents, features, list(words)
 
     def _mask(self, rng, n: int) -> torch.Tensor:
         """1 on the context frames: none, a prefix (continuation), a span (infilling) or a suffix."""

@@ -30,6 +30,8 @@ def datasets_shapes(
                                           "four forms per clip (for training)."),
     shape_weights: str = typer.Option("", "--shape-weights",
                                       help="Relative shape weights, e.g. triangle=2 (a shape left out weighs 1)."),
+    clip_format: str = typer.Option("mp4", "--format", help="mp4 (H.264 + AAC) or npz (frames and sound as arrays, "
+                                                            "no codec: machines without PyAV)."),
     workers: int = typer.Option(0, "--workers", "-w", help="Worker processes (0: one per CPU core)."),
 ):
     """Write NUM shapes-world clips with captions and structured labels (deterministic, resumable)."""
@@ -40,7 +42,7 @@ def datasets_shapes(
 
     settings = ShapesSettings(size=size, frames=frames, fps=fps, seed=seed, audio=audio,
                               two_object_fraction=two_object_fraction, caption_form=caption_form,
-                              shape_weights=shape_weights or None)
+                              shape_weights=shape_weights or None, clip_format=clip_format)
     with Progress(TextColumn("shapes"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                   console=console.err, disable=console.state.quiet, transient=True) as bar:
         task = bar.add_task("clips", total=None)

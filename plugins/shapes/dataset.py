@@ -38,6 +38,9 @@ class ShapesSettings:
     # drawn per clip, so a model trained on it follows prompts that leave size or background out
     caption_form: str = "full"
     shape_weights: str | None = None  # e.g. "triangle=2": triangles twice as common as each other shape
+    # "mp4": H.264 (+ AAC); "npz": the rendered frames and sound as arrays (no codec, no PyAV: for machines without
+    # it; vgen.io.video.read_video does not read them, the dub model's training targets do)
+    clip_format: str = "mp4"
 
     def validate(self) -> None:
         from vgen.errors import check_frames_4k1
@@ -49,6 +52,8 @@ class ShapesSettings:
             raise UserError(f"--frames must be at least 5 for moving objects, got {self.frames}")
         if not self.fps > 0:
             raise UserError(f"--fps must be positive, got {self.fps}")
+        if self.clip_format not in ("mp4", "npz"):
+            raise UserError(f"--format must be mp4 or npz, got {self.clip_format!r}")
         if self.caption_form not in ("full", "mixed"):
             raise UserError(f"--caption-form must be full or mixed, got {self.caption_form!r}")
         if not 0.0 <= self.two_object_fraction <= 1.0:
@@ -61,8 +66,8 @@ class ShapesSettings:
             raise UserError(f"--shape-weights: {exc}") from None
 
 
-def clip_name(index: int) -> str:
-    return f"clips/{index:07d}.mp4"
+def clip_name(index: int, clip_format: str = "mp4") -> str:
+    return f"clips/{index:07d}.{clip_format}"
 
 
 def make_clip(index: int, settings: ShapesSettings, out: str) -> dict:
@@ -75,8 +80,16 @@ def make_clip(index: int, settings: ShapesSettings, out: str) -> dict:
                          two_object_fraction=settings.two_object_fraction, shape_weights=settings.shape_weights)
     frames = render(scene)
     audio = render_audio(scene, seed=index) if settings.audio else None
-    rel = clip_name(index)
-    write_video(Path(out) / rel, frames, settings.fps, audio=audio, crf=settings.crf)
+    rel = clip_name(index, settings.clip_format)
+    if settings.clip_format == "npz":
+        from vgen.io.atomic import atomic_path
+
+        with atomic_path(Path(out) / rel, suffix=".npz") as tmp:
+            with open(tmp, "wb") as f:
+                np.savez(f, frames=frames, fps=np.float32(settings.fps),
+                         **({"audio": audio, "sample_rate": np.int32(16000)} if audio is not None else {}))
+    else:
+        write_video(Path(out) / rel, frames, settings.fps, audio=audio, crf=settings.crf)
     labels = {"dataset": "shapes", "index": index, "seed": settings.seed, **scene.to_labels()}
     variants = caption_variants(scene)
     text = caption(scene)
@@ -115,7 +128,8 @@ def check_settings(out: Path, settings: ShapesSettings) -> None:
     wanted = asdict(settings)
     if path.exists():
         have = json.loads(path.read_text())
-        diff = {k: (have.get(k), v) for k, v in wanted.items() if have.get(k) != v}
+        defaults = asdict(ShapesSettings())  # a key a data set predates is its default
+        diff = {k: (have.get(k, defaults[k]), v) for k, v in wanted.items() if have.get(k, defaults[k]) != v}
         if diff:
             what = ", ".join(f"{k} {a!r} (now {b!r})" for k, (a, b) in diff.items())
             raise UserError(f"{out} holds a shapes data set made with other settings: {what}; use another --out")

@@ -18,10 +18,10 @@ def test_plugins_share_a_group_with_fixed_help():
     group(app, "extras", help="A group a plugin adds.").command("one")(lambda: None)
     command = get_command(app)
     assert sorted(command.commands) == ["datasets", "eval", "extras"]
-    assert sorted(command.commands["eval"].commands) == ["compare", "mine", "shapes"]
+    assert sorted(command.commands["eval"].commands) == ["compare", "dub", "edits", "mine", "shapes"]
     assert command.commands["eval"].help == HELP["eval"]  # the same whichever plugin comes first
     assert command.commands["extras"].help == "A group a plugin adds."
-    assert list(command.commands["datasets"].commands) == ["shapes"]
+    assert list(command.commands["datasets"].commands) == ["shapes", "shapes-edits"]
     with pytest.raises(ValueError, match="needs a help text"):
         group(app, "nameless")
 

@@ -3,7 +3,9 @@
 A recipe whose ``target`` is neither "dit" nor "vae" names a registered target: the target brings its model, batches
 and loss; this loop brings what every run shares with the pipeline trainer: AdamW, the recipe's LR schedule
 (``trainer.lr_at``), gradient clipping, bf16 autocast on CUDA, EMA, ``time_limit_s``, metrics.jsonl and loss.png.
-One process; a run is not resumed (these targets are small).
+One process; a run is not resumed (these targets are small). With ``time_limit_s`` the LR schedule runs on whichever
+of steps and time is further along, so a run that time ends still warms up and anneals (the steps it makes then
+depend on the machine's speed).
 """
 
 from __future__ import annotations
@@ -67,10 +69,14 @@ def _loop(s: TrainSettings, target, module, params, opt, ema, autocast, logger) 
     deadline = time.monotonic() + s.time_limit_s if s.time_limit_s else None
     batches = target.batches()
     step, first, window, started = 0, None, [], time.perf_counter()
+    t0 = time.monotonic()
     while step < s.total_steps:
         if deadline is not None and time.monotonic() > deadline:
             console.warn(f"time limit of {s.time_limit_s:g} s reached at step {step}: finishing")
             break
+        at = step  # the schedule's step: time's share of the run, where that is further along
+        if deadline is not None:
+            at = min(s.total_steps - 1, max(step, int(s.total_steps * (time.monotonic() - t0) / s.time_limit_s)))
         opt.zero_grad(set_to_none=True)
         logs: dict = {}
         total = 0.0
@@ -81,7 +87,7 @@ def _loop(s: TrainSettings, target, module, params, opt, ema, autocast, logger) 
             (per.float().mean() / s.grad_accum).backward()
             total += float(per.detach().float().mean()) / s.grad_accum
         norm = torch.nn.utils.clip_grad_norm_(params, s.grad_clip) if s.grad_clip > 0 else torch.tensor(0.0)
-        lr = lr_at(s, step)
+        lr = lr_at(s, at)
         for g in opt.param_groups:
             g["lr"] = lr
         opt.step()
