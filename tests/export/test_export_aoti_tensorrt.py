@@ -39,7 +39,7 @@ def test_aoti_package_of_the_tiny_dit_loads_and_matches(tmp_path):
 
     # and inside the sampler loop
     from vgen.engines.standins import apply_engine
-    from vgen.sample.loop import generate
+    from vgen.flow.loop import generate
 
     kwargs = dict(steps=2, frames=5, height=32, width=32, seed=1, progress=False)
     want = generate(_pipe(), ["a cat"], **kwargs).frames
@@ -63,7 +63,7 @@ def test_tensorrt_engine_of_the_tiny_dit(tmp_path):
     assert all(r["max_rel"] <= 2e-2 for r in manifest["parts"]["dit"]["parity"])
 
     from vgen.engines.standins import apply_engine
-    from vgen.sample.loop import generate
+    from vgen.flow.loop import generate
 
     kwargs = dict(steps=2, frames=5, height=32, width=32, seed=1, progress=False, device="cuda")
     want = generate(_pipe().to("cuda"), ["a cat"], **kwargs).frames

@@ -75,7 +75,7 @@ def test_onnxruntime_matches_torch_at_two_new_shapes(engine_dir, part):
 
 def test_sample_engine_onnx_matches_torch(engine_dir):
     from vgen.engines.standins import apply_engine
-    from vgen.sample.loop import generate
+    from vgen.flow.loop import generate
 
     kwargs = dict(steps=2, frames=5, height=32, width=48, seed=3, progress=False)
     want = generate(_pipe(), ["a red ball"], **kwargs).frames
