@@ -105,3 +105,22 @@ def test_bad_input_is_one_line_exit_2_and_nothing_written(videos, tmp_path, caps
 def test_zero_frames_and_probe(videos, tmp_path):
     info = probe(videos / "half.mp4")
     assert (info.frames, info.fps, info.has_audio) == (17, 8.0, True)
+
+
+def test_sample_dub_makes_the_video_and_its_sound(tmp_path, monkeypatch):
+    from vgen_plugins.audio.model import DubModel
+
+    from vgen import registry
+
+    monkeypatch.setattr(registry.get("audio_model", "shapes-dub"), "factory",
+                        lambda **kw: DubModel.build(config="tiny"))
+    out = tmp_path / "s"
+    assert main(["sample", "a red circle bouncing", "--pipeline", "hunyuan-video", "--config", "tiny", "--steps", "2",
+                 "--frames", "5", "--height", "32", "--width", "32", "--fps", "8", "--seed", "4", "--out", str(out),
+                 "--dub"]) == 0
+    (video,) = out.glob("*.mp4")
+    clip = read_video(video)
+    assert len(clip.frames) == 5 and clip.audio is not None and clip.sample_rate == 16000
+    side = json.loads(video.with_name(video.stem + ".dub.json").read_text())
+    assert (side["prompt"], side["seed"], side["mode"]) == ("a red circle bouncing", 4, "new")
+    assert json.loads(video.with_suffix(".json").read_text())["prompt"] == "a red circle bouncing"  # sample's own

@@ -59,6 +59,8 @@ def sample_command(
     from_sidecar: Path | None = typer.Option(None, "--from", help="Rerun the video a sidecar JSON describes."),
     recipe: str | None = typer.Option(None, help="Recipe with a [sample] section."),
     parallel: str | None = typer.Option(None, help="Under torchrun: ulysses | cfg | cfg-ulysses (vgen.distributed)."),
+    dub: bool = typer.Option(False, "--dub", help="Also make each video's sound (vgen dub, in place: + .dub.json)."),
+    dub_model: str | None = typer.Option(None, "--dub-model", help="Audio model for --dub (default: shapes-dub)."),
 ):
     """Generate videos: one MP4 + sidecar JSON (+ preview PNG) per prompt and seed."""
     import os
@@ -79,11 +81,24 @@ def sample_command(
         if prompts or prompts_file:
             raise UserError("--from reruns a sidecar's prompt; give no other prompts")
         settings, specs, data = run.replay(from_sidecar, overrides)
-        run.sample_videos(settings, specs, as_json=as_json, replayed=data, parallel=parallel)
-        return
-    settings = run.load_settings(recipe, overrides)
-    specs = run.read_prompts(list(prompts or []), prompts_file)
-    run.sample_videos(settings, specs, as_json=as_json, parallel=parallel)
+        sidecars = run.sample_videos(settings, specs, as_json=as_json, replayed=data, parallel=parallel)
+    else:
+        settings = run.load_settings(recipe, overrides)
+        specs = run.read_prompts(list(prompts or []), prompts_file)
+        sidecars = run.sample_videos(settings, specs, as_json=as_json, parallel=parallel)
+    if dub:
+        _dub(sidecars, Path(settings.out), dub_model, as_json)
+
+
+def _dub(sidecars: list[dict], out: Path, model: str | None, as_json: bool) -> None:
+    """Each sampled video gets its sound in place (the dub stage; a video stage never calls another stage)."""
+    from vgen.dub import run as dub_run
+
+    for side in sidecars:  # rank 0 only: the other ranks of a torchrun launch return none
+        video = out / side["video"]
+        s = dub_run.DubSettings(model=model, prompt=side.get("prompt") or "", seed=int(side.get("seed") or 0),
+                                out=video.parent)
+        dub_run.dub_videos(s, [video], as_json=as_json, in_place=True)
 
 
 @hookimpl
