@@ -82,9 +82,10 @@ def _classes(name: str):
 
 
 def save_components(folder: str | Path, parts: dict, max_shard_size: int | str = "5GB",
-                    dtype: torch.dtype | None = None) -> Path:
+                    dtype: torch.dtype | None = None, defaults: dict | None = None) -> Path:
     """Write a pipeline folder (atomically) holding ``parts``: "transformer" / "vae" modules and text encoders by
-    name ("ul2", "byt5", "metaclip"); ``dtype`` casts floating weights of the first two on the way out."""
+    name ("ul2", "byt5", "metaclip"); ``dtype`` casts floating weights of the first two on the way out;
+    ``defaults`` (the sampling defaults that differ from MovieGen's) go into model_index.json."""
     from vgen_plugins.moviegen.text_encoders import ENCODERS, save_encoder
 
     from vgen.io.atomic import atomic_dir
@@ -94,6 +95,8 @@ def save_components(folder: str | Path, parts: dict, max_shard_size: int | str =
     folder = Path(folder)
     with atomic_dir(folder) as tmp:
         index = {"_class_name": "MovieGenPipeline"}
+        if defaults:
+            index["vgen_sample_defaults"] = defaults
         for name, part in parts.items():
             if name in COMPONENTS:
                 state = {k: v.to(dtype) if dtype is not None and v.is_floating_point() else v
@@ -196,7 +199,7 @@ class MovieGenPipeline(VAELatents, PipelineBase):
         """Velocity (noise - x0) at ``timestep`` = sigma * 1000 (CFG is the sample stage's: ``guidance`` unused)."""
         batch = latents.shape[0]
         timestep = torch.as_tensor(timestep, device=latents.device).to(latents.dtype).expand(batch)
-        return self.transformer(latents.to(self.dtype), timestep, text).to(latents.dtype)
+        return self.transformer(latents.to(self.dtype), timestep, **text).to(latents.dtype)
 
     def encode_video(self, video, sample: bool = False, generator=None) -> torch.Tensor:
         z = super().encode_video(video, sample, generator)
@@ -245,7 +248,8 @@ class MovieGenPipeline(VAELatents, PipelineBase):
 
     def save(self, folder: str | Path, max_shard_size: int | str = "5GB", dtype: torch.dtype | None = None) -> Path:
         parts = {k: v for k, v in self._parts.items() if v is not None}
-        return save_components(folder, {**parts, **self.encoders}, max_shard_size, dtype)
+        changed = {k: v for k, v in self.defaults.items() if DEFAULTS.get(k) != v}
+        return save_components(folder, {**parts, **self.encoders}, max_shard_size, dtype, changed)
 
     @classmethod
     def load(cls, folder: str | Path, device="cpu", dtype: torch.dtype | None = None,
@@ -276,6 +280,7 @@ class MovieGenPipeline(VAELatents, PipelineBase):
         files += [f for name in encoders for f in weight_files(folder / ENCODERS[name][0])]
         if not parts and not encoders:
             raise UserError(f"{index_path} lists no moviegen component (transformer, vae, text_encoder, ...)")
+        defaults = {**index.get("vgen_sample_defaults", {}), **(defaults or {})}
         return cls(parts.get("transformer"), parts.get("vae"), encoders, defaults, files, str(folder))
 
     @classmethod

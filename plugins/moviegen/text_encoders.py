@@ -69,10 +69,17 @@ def encode(encoders: dict[str, TextEncoder], prompts: list[str], fps: int | None
     return out
 
 
+def _quiet() -> None:
+    from transformers.utils import logging
+
+    logging.disable_progress_bar()  # transformers' loading / shard bars: noise in vgen's output
+
+
 def load_encoder(name: str, folder: Path, device="cpu", dtype: torch.dtype | None = None) -> TextEncoder:
     """An encoder and its tokenizer from a pipeline folder (one-line UserErrors for a missing or bad folder)."""
     import transformers
 
+    _quiet()
     model_dir, tok_dir, class_name, _ = ENCODERS[name]
     for sub in (model_dir, tok_dir):
         if not (folder / sub).is_dir():
@@ -87,6 +94,7 @@ def load_encoder(name: str, folder: Path, device="cpu", dtype: torch.dtype | Non
 
 
 def save_encoder(encoder: TextEncoder, folder: Path, max_shard_size="5GB") -> None:
+    _quiet()
     model_dir, tok_dir, _, _ = ENCODERS[encoder.name]
     encoder.model.save_pretrained(folder / model_dir, max_shard_size=max_shard_size)
     encoder.tokenizer.save_pretrained(folder / tok_dir)

@@ -232,10 +232,15 @@ class MovieGenTransformer(nn.Module):
             return checkpoint(block, *args, use_reentrant=False)
         return block(*args)
 
-    def forward(self, hidden_states: torch.Tensor, timestep: torch.Tensor,
-                text: dict[str, torch.Tensor]) -> torch.Tensor:
+    def forward(self, hidden_states: torch.Tensor, timestep: torch.Tensor, ul2: torch.Tensor | None = None,
+                ul2_mask: torch.Tensor | None = None, byt5: torch.Tensor | None = None,
+                byt5_mask: torch.Tensor | None = None, metaclip: torch.Tensor | None = None,
+                metaclip_mask: torch.Tensor | None = None) -> torch.Tensor:
         """Velocity (B, out_channels, T, H, W) of latents (B, in_channels, T, H, W); ``timestep`` (B,) or scalar,
-        sigma * 1000; ``text`` the encoders' states and masks (``embed_text``)."""
+        sigma * 1000; each text encoder's states (B, L, dim) and mask (B, L) as its own argument (flat tensors: an
+        exported graph takes them as inputs)."""
+        text = {k: v for k, v in (("ul2", ul2), ("ul2_mask", ul2_mask), ("byt5", byt5), ("byt5_mask", byt5_mask),
+                                  ("metaclip", metaclip), ("metaclip_mask", metaclip_mask)) if v is not None}
         cfg = self.config
         batch, _, frames, height, width = hidden_states.shape
         pt, ph, pw = cfg.patch_size

@@ -24,7 +24,7 @@ def test_gradients_reach_every_weight():
     torch.manual_seed(0)
     dit = MovieGenTransformer(TINY)
     x = torch.randn(2, 4, 2, 8, 8)
-    out = dit(x, torch.tensor([100.0, 900.0]), _text(quoted=True))
+    out = dit(x, torch.tensor([100.0, 900.0]), **_text(quoted=True))
     assert out.shape == x.shape
     out.pow(2).mean().backward()
     dead = [n for n, p in dit.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0]
@@ -37,10 +37,10 @@ def test_text_padding_is_ignored():
     text = _text()
     x = torch.randn(2, 4, 1, 4, 4)
     with torch.no_grad():
-        ref = dit(x, torch.tensor([500.0, 500.0]), text)
+        ref = dit(x, torch.tensor([500.0, 500.0]), **text)
         text["ul2"][0, 3:] = 100.0  # padded positions of sample 0
         text["byt5"] += 7.0  # all masked
-        assert torch.equal(dit(x, torch.tensor([500.0, 500.0]), text), ref)
+        assert torch.equal(dit(x, torch.tensor([500.0, 500.0]), **text), ref)
 
 
 def test_position_tables_grow_with_the_video():
@@ -50,11 +50,11 @@ def test_position_tables_grow_with_the_video():
     t = torch.tensor([400.0])
     text = {k: v[:1] for k, v in _text().items()}
     with torch.no_grad():
-        grown = dit(x, t, text)
+        grown = dit(x, t, **text)
         dit.resize_positions((3, 6, 4))
         assert dit.positions.t.shape[0] == 3 and dit.positions.h.shape[0] == 6 and dit.positions.w.shape[0] == 4
         assert dit.config.max_positions == (3, 6, 4)
-        torch.testing.assert_close(dit(x, t, text), grown)
+        torch.testing.assert_close(dit(x, t, **text), grown)
 
 
 def test_checkpointing_gives_the_same_gradients():
@@ -63,7 +63,7 @@ def test_checkpointing_gives_the_same_gradients():
         torch.manual_seed(0)
         dit = MovieGenTransformer(TINY)
         dit.gradient_checkpointing = ckpt
-        dit(torch.ones(1, 4, 1, 4, 4), torch.tensor([300.0]), {k: v[:1] for k, v in _text().items()}).sum().backward()
+        dit(torch.ones(1, 4, 1, 4, 4), torch.tensor([300.0]), **{k: v[:1] for k, v in _text().items()}).sum().backward()
         grads.append(torch.cat([p.grad.flatten() for p in dit.parameters()]))
     torch.testing.assert_close(grads[0], grads[1])
 
@@ -78,8 +78,8 @@ def test_30b_config_on_meta():
 def test_errors_are_one_line():
     dit = MovieGenTransformer(TINY)
     with pytest.raises(UserError, match="not a multiple of the patch"):
-        dit(torch.zeros(1, 4, 1, 3, 4), torch.tensor([1.0]), _text(1))
+        dit(torch.zeros(1, 4, 1, 3, 4), torch.tensor([1.0]), **_text(1))
     with pytest.raises(UserError, match="needs the byt5 text states"):
-        dit(torch.zeros(1, 4, 1, 4, 4), torch.tensor([1.0]), {"ul2": torch.zeros(1, 2, 12)})
+        dit(torch.zeros(1, 4, 1, 4, 4), torch.tensor([1.0]), ul2=torch.zeros(1, 2, 12))
     with pytest.raises(UserError, match="unknown MovieGen transformer config keys: depth"):
         MovieGenTransformer({"depth": 3})
