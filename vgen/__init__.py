@@ -15,10 +15,15 @@ except PackageNotFoundError:  # running from a source tree that is not installed
 
 
 def load(pipeline: str, weights=None, **kwargs):
-    """Load a registered pipeline family by name, e.g. ``vgen.load("hunyuan-video", weights="path/to/folder")``."""
+    """Load a registered pipeline family by name: ``pipe = vgen.load("hunyuan-video", weights="folder or org/name")``.
+
+    ``weights``: a diffusers-layout folder or a Hugging Face hub id (the local HF cache first, vgen.io.hub); unset:
+    the family's shipped weights, or random ones from ``config=``. The pipeline is callable:
+    ``pipe("a prompt", num_inference_steps=20).save("x.mp4")`` (docs/python.md)."""
+    from vgen.io.hub import resolve_weights
     from vgen.registry import get
 
-    return get("pipeline", pipeline).factory(weights=weights, **kwargs)
+    return get("pipeline", pipeline).factory(weights=resolve_weights(weights), **kwargs)
 
 
 __all__ = ["__version__", "load"]

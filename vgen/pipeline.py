@@ -81,6 +81,14 @@ class PipelineBase:
 
     name: str = "pipeline"
 
+    def __call__(self, prompt: str | list[str], **options):
+        """``pipe("a prompt", num_inference_steps=20, seed=0)`` -> videos with ``.frames`` and ``.save("x.mp4")``:
+        vgen.flow.loop.generate with the pipeline's defaults, under vgen's or diffusers' option names
+        (vgen.flow.call)."""
+        from vgen.flow.call import call
+
+        return call(self, prompt, **options)
+
     def modules(self) -> dict[str, torch.nn.Module]:
         return {k: v for k, v in vars(self).items() if isinstance(v, torch.nn.Module)}
 

@@ -77,6 +77,32 @@ def make_tokenizer() -> WordTokenizer:
     return WordTokenizer.from_words(vocabulary(), MAX_TOKENS)
 
 
+def grammar() -> str:
+    """The prompts the default model understands, in one line (README, "The default model", has the card)."""
+    from vgen_plugins.shapes.world import BACKGROUNDS, COLOURS, SHAPES, SIZES
+
+    return (f"'a [{'|'.join(SIZES)}] COLOUR SHAPE MOTION [and a ...] [on a {'|'.join(BACKGROUNDS)} background]' with "
+            f"COLOUR {'|'.join(COLOURS)}, SHAPE {'|'.join(SHAPES)}, MOTION moving left|right|up|down, bouncing or "
+            "standing still (README, 'The default model')")
+
+
+def prompt_warning(prompt: str) -> str | None:
+    """One line naming the words of ``prompt`` the tokenizer does not know (they become <unk>: the model draws
+    nothing for them), or saying it is outside the grammar; None for a grammar prompt."""
+    import re
+
+    from vgen_plugins.shapes.prompts import is_prompt
+
+    if not prompt.strip() or is_prompt(prompt):
+        return None
+    known = set(vocabulary())
+    unknown = [w for w in dict.fromkeys(re.findall(r"\w+", prompt.lower())) if w not in known]
+    if unknown:
+        return (f"the default model does not know {', '.join(repr(w) for w in unknown)} (it draws nothing for "
+                f"them); it understands {grammar()}")
+    return f"{prompt!r} is outside the default model's grammar; it understands {grammar()}"
+
+
 # 3. The trainable part: text encoder + DiT in one module, so that `vgen train` optimises both together.
 class ShapesDenoiser(nn.Module):
     """Token ids -> text states (+ pooled) -> HunyuanVideo DiT -> velocity."""
@@ -167,10 +193,23 @@ class ShapesPipeline(VAELatents, PipelineBase):
         """{"input_ids", "attention_mask"}: (B, 32) each; the text encoder runs inside the denoiser."""
         if isinstance(prompts, str):
             prompts = [prompts]
+        self._warn_outside_grammar(prompts)
         enc = self.tokenizer(prompts, padding="max_length", truncation=True, max_length=MAX_TOKENS,
                              return_tensors="pt")
         device = device or self.device
         return {"input_ids": enc["input_ids"].to(device), "attention_mask": enc["attention_mask"].to(device)}
+
+    def _warn_outside_grammar(self, prompts: list[str]) -> None:
+        """Each prompt the model was not trained on is named once (a smear without a word surprises)."""
+        from vgen import console
+
+        warned = self.__dict__.setdefault("_warned", set())
+        for prompt in dict.fromkeys(prompts):
+            if prompt not in warned:
+                warned.add(prompt)
+                message = prompt_warning(prompt)
+                if message:
+                    console.warn(message)
 
     def denoise(self, latents, timestep, text, guidance=None):
         batch = latents.shape[0]

@@ -21,48 +21,80 @@ def _interval(text: str | None):
     return lo, hi
 
 
+P = "pipeline's"  # shown as the default of options that the pipeline's defaults fill (`vgen plugins`)
+GRAMMAR = ("The default model (pipeline shapes) draws the shapes world: 'a [small|large] COLOUR SHAPE MOTION "
+           "[and a ...] [on a black|gray background]'; README 'The default model' lists its words.")
+
+
 def sample_command(
-    prompts: list[str] | None = typer.Argument(None, help="One or more prompts (one video per prompt and seed)."),
+    prompts: list[str] | None = typer.Argument(None, help="One or more prompts (one video per prompt and seed). "
+                                               + GRAMMAR, show_default=False),
     prompts_file: Path | None = typer.Option(None, "--prompts", help="More prompts: .txt (one a line) or .jsonl."),
-    pipeline: str | None = typer.Option(None, help="Pipeline family (`vgen plugins`); default: shapes."),
-    weights: Path | None = typer.Option(None, help="Weights folder (diffusers layout); unset: random weights."),
-    config: str | None = typer.Option(None, help="Preset for random weights, e.g. tiny."),
-    steps: int | None = typer.Option(None, help="Denoising steps."),
-    sampler: str | None = typer.Option(None, help="flow-euler | flow-euler-stochastic | flow-heun | flow-dpmpp-2m (vgen plugins)."),
-    schedule: str | None = typer.Option(None, help="shifted | linear-quadratic | linear."),
-    shift: float | None = typer.Option(None, help="Shift of the shifted schedule."),
-    guidance: float | None = typer.Option(None, help="True classifier-free guidance scale (1 = off)."),
-    embedded_guidance: float | None = typer.Option(None, help="Distilled guidance value fed to the model."),
-    negative: str | None = typer.Option(None, help="Negative prompt (true CFG)."),
-    guidance_interval: str | None = typer.Option(None, help="LO,HI: true CFG only while LO <= sigma <= HI."),
-    seed: list[int] | None = typer.Option(None, help="Seed; repeat for several videos per prompt."),
-    batch_size: int | None = typer.Option(None, "--batch-size", help="Videos denoised together (GPU throughput)."),
-    frames: int | None = typer.Option(None, help="Frame count (4k+1 for 4x temporal compression)."),
-    height: int | None = typer.Option(None, help="Height in pixels."),
-    width: int | None = typer.Option(None, help="Width in pixels."),
-    fps: float | None = typer.Option(None, help="Frames per second of the MP4."),
-    dtype: str | None = typer.Option(None, help="bf16 | fp16 | fp32 | auto."),
-    device: str | None = typer.Option(None, help="cpu | cuda | cuda:N | auto."),
-    out: Path | None = typer.Option(None, help="Output folder (default: outputs)."),
+    pipeline: str | None = typer.Option(None, help="Pipeline family (`vgen plugins`).", show_default="shapes"),
+    weights: str | None = typer.Option(None, help="Weights: a folder (diffusers layout) or a Hugging Face hub id "
+                                       "org/name (the local HF cache; HF_HUB_OFFLINE=1 never downloads).",
+                                       show_default="the pipeline's shipped weights, else random"),
+    config: str | None = typer.Option(None, help="Preset for random weights, e.g. tiny.", show_default=P),
+    steps: int | None = typer.Option(None, "--steps", "--num-inference-steps", "--infer-steps",
+                                     help="Denoising steps.", show_default=P),
+    sampler: str | None = typer.Option(None, help="flow-euler | flow-euler-stochastic | flow-heun | flow-dpmpp-2m "
+                                       "(vgen plugins).", show_default=P),
+    schedule: str | None = typer.Option(None, help="shifted | linear-quadratic | linear.", show_default=P),
+    shift: float | None = typer.Option(None, "--shift", "--flow-shift", help="Shift of the shifted schedule.",
+                                       show_default=P + " (hunyuan-video: 7, 17 below 20 steps)"),
+    guidance: float | None = typer.Option(None, "--guidance", "--true-cfg-scale",
+                                          help="True classifier-free guidance scale (1 = off).", show_default=P),
+    guidance_scale: float | None = typer.Option(None, "--guidance-scale", help="diffusers' name: the embedded "
+                                                "guidance on pipelines that take one (hunyuan-video, as diffusers' "
+                                                "HunyuanVideoPipeline), true CFG on the others.", show_default=P),
+    embedded_guidance: float | None = typer.Option(None, "--embedded-guidance", "--embedded-cfg-scale",
+                                                   help="Distilled guidance value fed to the model.", show_default=P),
+    negative: str | None = typer.Option(None, "--negative", "--neg-prompt", "--negative-prompt",
+                                        help="Negative prompt (true CFG: used when guidance > 1).", show_default="''"),
+    guidance_interval: str | None = typer.Option(None, help="LO,HI: true CFG only while LO <= sigma <= HI.",
+                                                 show_default="all sigmas"),
+    seed: list[int] | None = typer.Option(None, help="Seed; repeat for several videos per prompt.", show_default="0"),
+    batch_size: int | None = typer.Option(None, "--batch-size", help="Videos denoised together (GPU throughput).",
+                                          show_default="1"),
+    frames: int | None = typer.Option(None, "--frames", "--video-length", "--num-frames",
+                                      help="Frame count (4k+1 for 4x temporal compression).", show_default=P),
+    height: int | None = typer.Option(None, help="Height in pixels.", show_default=P),
+    width: int | None = typer.Option(None, help="Width in pixels.", show_default=P),
+    video_size: tuple[int, int] | None = typer.Option(None, "--video-size", metavar="H W",
+                                                      help="HunyuanVideo's name: height and width.", show_default=P),
+    fps: float | None = typer.Option(None, help="Frames per second of the MP4.", show_default=P),
+    dtype: str | None = typer.Option(None, help="bf16 | fp16 | fp32 | auto (bf16 on CUDA, fp32 on CPU).",
+                                     show_default="auto"),
+    device: str | None = typer.Option(None, help="cpu | cuda | cuda:N | auto.", show_default="auto"),
+    out: Path | None = typer.Option(None, help="Output folder.", show_default="outputs"),
     image: Path | None = typer.Option(None, help="Image-to-video: the first frame."),
-    offload: str | None = typer.Option(None, help="model | sequential: weights visit the GPU only when used."),
-    attention: str | None = typer.Option(None, help="Attention backend (vgen.nn.attention)."),
-    lora: Path | None = typer.Option(None, help="A LoRA file (diffusers format, e.g. from vgen train) to merge."),
-    lora_scale: float | None = typer.Option(None, help="Strength of --lora (default 1.0)."),
+    offload: str | None = typer.Option(None, help="model | sequential: weights visit the GPU only when used.",
+                                       show_default="off"),
+    attention: str | None = typer.Option(None, help="Attention backend (vgen.nn.attention).", show_default="sdpa"),
+    lora: Path | None = typer.Option(None, help="A LoRA file (diffusers format, e.g. from vgen train) to merge "
+                                     "(docs/lora.md)."),
+    lora_scale: float | None = typer.Option(None, help="Strength of --lora.", show_default="1.0"),
     engine: str | None = typer.Option(None, help="torch, or a registered export format (`vgen plugins`): run "
-                                                "artifacts of vgen export."),
+                                                "artifacts of vgen export.", show_default="torch"),
     engine_dir: Path | None = typer.Option(None, help="Engine directory written by vgen export."),
-    vae_tiling: str | None = typer.Option(None, help="auto | on | off."),
-    cfg_batch: bool | None = typer.Option(None, "--cfg-batch/--no-cfg-batch", help="Batch cond and uncond."),
-    preview: bool | None = typer.Option(None, "--preview/--no-preview", help="Also write a PNG strip."),
+    vae_tiling: str | None = typer.Option(None, help="auto | on | off.", show_default="auto"),
+    cfg_batch: bool | None = typer.Option(None, "--cfg-batch/--no-cfg-batch", help="Batch cond and uncond.",
+                                          show_default="cfg-batch"),
+    preview: bool | None = typer.Option(None, "--preview/--no-preview", help="Also write a PNG strip.",
+                                        show_default="no-preview"),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON summary line per video."),
     from_sidecar: Path | None = typer.Option(None, "--from", help="Rerun the video a sidecar JSON describes."),
     recipe: str | None = typer.Option(None, help="Recipe with a [sample] section."),
-    parallel: str | None = typer.Option(None, help="Under torchrun: ulysses | cfg | cfg-ulysses (vgen.distributed)."),
+    parallel: str | None = typer.Option(None, help="Under torchrun: ulysses | cfg | cfg-ulysses (vgen.distributed).",
+                                        show_default="ulysses under torchrun"),
     dub: bool = typer.Option(False, "--dub", help="Also make each video's sound (vgen dub, in place: + .dub.json)."),
-    dub_model: str | None = typer.Option(None, "--dub-model", help="Audio model for --dub (default: shapes-dub)."),
+    dub_model: str | None = typer.Option(None, "--dub-model", help="Audio model for --dub.",
+                                         show_default="shapes-dub"),
 ):
-    """Generate videos: one MP4 + sidecar JSON (+ preview PNG) per prompt and seed."""
+    """Generate videos: one MP4 + sidecar JSON (+ preview PNG) per prompt and seed.
+
+    Options also take diffusers' and HunyuanVideo's names (--num-inference-steps, --flow-shift, --video-size H W,
+    ...; docs/python.md, "One naming"). The default model knows a small grammar: README, "The default model"."""
     import os
 
     from vgen.errors import UserError
@@ -72,9 +104,9 @@ def sample_command(
         parallel = "ulysses"
     overrides = dict(pipeline=pipeline, weights=weights, config=config, steps=steps, sampler=sampler,
                      schedule=schedule, shift=shift, guidance=guidance, embedded_guidance=embedded_guidance,
-                     negative=negative, guidance_interval=_interval(guidance_interval), seed=seed or None,
-                     batch_size=batch_size,
-                     frames=frames, height=height, width=width, fps=fps, dtype=dtype, device=device, out=out,
+                     guidance_scale=guidance_scale, negative=negative,
+                     guidance_interval=_interval(guidance_interval), seed=seed or None, batch_size=batch_size,
+                     frames=frames, height=height, width=width, video_size=video_size, fps=fps, dtype=dtype, device=device, out=out,
                      image=image, offload=offload, attention=attention, vae_tiling=vae_tiling, cfg_batch=cfg_batch,
                      preview=preview, engine=engine, engine_dir=engine_dir, lora=lora, lora_scale=lora_scale)
     if from_sidecar is not None:

@@ -9,9 +9,10 @@ import contextlib
 import hashlib
 import itertools
 import json
+import os
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from vgen import __version__, console, registry
@@ -142,7 +143,8 @@ def load_pipeline(s: SampleSettings):
     device = pick_device(s.device)
     dtype = pick_dtype(s.dtype, device)
     if s.weights is not None and not Path(s.weights).exists():
-        raise UserError(f"weights folder not found: {s.weights}")
+        raise UserError(f"weights folder not found: {s.weights} (a hub id org/name must be in the HF cache or "
+                        "downloadable)")
     kwargs = {"weights": s.weights, "device": "cpu" if s.offload else device, "dtype": dtype}
     if s.config is not None:
         kwargs["config"] = s.config
@@ -172,6 +174,28 @@ def generate_options(s: SampleSettings) -> dict:
             "embedded_guidance": s.embedded_guidance, "guidance_interval": s.guidance_interval, "frames": s.frames,
             "height": s.height, "width": s.width, "image": s.image, "cfg_batch": s.cfg_batch,
             "vae_tiling": s.vae_tiling, "tile_above": s.tile_above}
+
+
+def with_hub_weights(s: SampleSettings) -> SampleSettings:
+    """``weights`` given as a Hugging Face hub id (org/name) -> its local snapshot folder (vgen.io.hub)."""
+    from vgen.io.hub import resolve_weights
+
+    local = resolve_weights(s.weights)
+    return s if local == s.weights else s.model_copy(update={"weights": local})
+
+
+def with_guidance_scale(s: SampleSettings, pipe) -> SampleSettings:
+    """diffusers' ``guidance_scale`` moved to what it means on ``pipe`` (vgen.flow.names), said once."""
+    from vgen.flow.names import resolve_guidance_scale
+
+    try:
+        options, note = resolve_guidance_scale(pipe, s.model_dump(include={"guidance", "embedded_guidance",
+                                                                           "guidance_scale"}))
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    if note:
+        console.info(note)
+    return s.model_copy(update={**options, "guidance_scale": None})
 
 
 def _slug(text: str, n: int = 40) -> str:
@@ -210,6 +234,7 @@ def sample_videos(s: SampleSettings, specs: list[PromptSpec], as_json: bool = Fa
     pipeline, split over the ranks by vgen.distributed.sample; rank 0 writes and returns the sidecars, the other
     ranks return []."""
     check_names(s)
+    s = with_hub_weights(s)
     with attention_backend(s.attention), _ranks(s, parallel) as (s, groups):
         return _sample_all(s, specs, as_json, replayed, groups)
 
@@ -235,9 +260,10 @@ def _sample_all(s: SampleSettings, specs: list[PromptSpec], as_json: bool, repla
     main = groups is None or groups.main  # the process that writes
     t0 = time.perf_counter()
     pipe, device, dtype = load_pipeline(s)
+    s = with_guidance_scale(s, pipe) if main else s.model_copy(update={"guidance_scale": None})
     out = Outputs.of(s, pipe, time.perf_counter() - t0, replayed) if main else None
     placement = Placement(pipe, device, s.offload)
-    results = []
+    results, notes = [], Notes(pipe, s.shift is not None)
     try:
         with _split(pipe, groups):
             for batch in batches(s, specs):
@@ -246,12 +272,31 @@ def _sample_all(s: SampleSettings, specs: list[PromptSpec], as_json: bool, repla
                                seed=[job.seed for job in batch], progress=main and not as_json, placement=placement,
                                device=device, dtype=dtype, **generate_options(s))
                 if main:
+                    notes.say(res.info)
                     results += [out.write(job, i, res, len(batch), started, as_json) for i, job in enumerate(batch)]
     finally:
         placement.close()
         if device.type == "cuda":
             torch.cuda.empty_cache()
     return results
+
+
+@dataclass
+class Notes:
+    """The derived defaults a run used (shift by step count, a negative prompt that guidance 1 ignores), each said
+    once per run."""
+
+    pipe: object
+    shift_given: bool
+    said: set = field(default_factory=set)
+
+    def say(self, info: dict) -> None:
+        from vgen.flow.names import derived_notes
+
+        for note in derived_notes(self.pipe, info, self.shift_given):
+            if note not in self.said:
+                self.said.add(note)
+                console.info(note)
 
 
 def _split(pipe, groups):
@@ -302,6 +347,8 @@ class Outputs:
             console.out.print(json.dumps({"video": str(video_path), "sidecar": str(video_path.with_suffix(
                 ".json")), "preview": str(preview) if preview else None, "prompt": spec.prompt,
                 "seed": job.seed, "seconds": timings["total"]}), markup=False, highlight=False)
+        elif console.state.quiet:  # -q: only results, and where each video went is one
+            console.out.print(str(video_path), markup=False, highlight=False)
         else:
             console.info(f"wrote {video_path} ({timings['total']:.1f} s, {res.timings['s_per_step']:.2f} s/step)")
         return sidecar
@@ -315,6 +362,7 @@ class Outputs:
                         guidance=info["guidance"], embedded_guidance=info["embedded_guidance"],
                         frames=info["frames"], height=info["height"], width=info["width"], fps=self.fps,
                         seed=[job.seed], negative=job.negative, out=str(Path(s.out)))
+        resolved.update({k: _seen_from(resolved[k], video_path.parent) for k in PATH_FIELDS})
         return {
             "vgen_version": __version__, "video": video_path.name, "preview": preview.name if preview else None,
             "index": job.spec.index, "prompt": job.spec.prompt, "negative": job.negative, "seed": job.seed,
@@ -333,6 +381,25 @@ class Outputs:
         }
 
 
+PATH_FIELDS = ("weights", "lora", "engine_dir", "image")  # files a sidecar's settings name
+
+
+def _seen_from(value: str | None, folder: Path) -> str | None:
+    """A relative path as seen from ``folder`` (where the sidecar is), so that ``--from`` finds it from any
+    working folder; absolute paths stay as they are."""
+    if value is None or Path(value).is_absolute():
+        return value
+    return os.path.relpath(Path(value).resolve(), folder.resolve())
+
+
+def _from_sidecar(value: str | None, folder: Path) -> str | None:
+    """A sidecar's relative path resolved against its folder (a sidecar older than that rule: the working folder)."""
+    if value is None or Path(value).is_absolute():
+        return value
+    there = folder / value
+    return str(there) if there.exists() or not Path(value).exists() else value
+
+
 def replay(sidecar_path: str | Path, overrides: dict | None = None) -> tuple[SampleSettings, list[PromptSpec], dict]:
     """Settings and prompt of a sidecar, with ``overrides`` (flags given on this command line) on top."""
     path = Path(sidecar_path)
@@ -344,6 +411,7 @@ def replay(sidecar_path: str | Path, overrides: dict | None = None) -> tuple[Sam
         prompt = data["prompt"]
     except (ValueError, KeyError, TypeError):
         raise UserError(f"{path}: not a vgen sample sidecar") from None
+    stored.update({k: _from_sidecar(stored.get(k), path.parent) for k in PATH_FIELDS if k in stored})
     stored.update({k: v for k, v in (overrides or {}).items() if v is not None})
     settings = resolve(SampleSettings, stored, source=str(path))
     return settings, [PromptSpec(prompt, settings.negative, list(settings.seed), int(data.get("index", 0)))], data

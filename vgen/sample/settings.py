@@ -1,13 +1,19 @@
-"""The ``[sample]`` recipe section (env ``VGEN_SAMPLE_*``). Unset (None) values take the pipeline's defaults."""
+"""The ``[sample]`` recipe section (env ``VGEN_SAMPLE_*``). Unset (None) values take the pipeline's defaults.
+
+Fields also answer to the names diffusers and HunyuanVideo's scripts use (``vgen.flow.names.ALIASES``: ``num_inference_steps``,
+``flow_shift``, ``video_size = [H, W]``, ...); ``guidance_scale`` is kept as given and resolved once the pipeline is
+known (diffusers' HunyuanVideo pipeline means the embedded guidance by it, its other pipelines true CFG).
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from vgen.flow.names import rename_aliases
 from vgen.settings import section
 
 
@@ -31,6 +37,7 @@ class SampleSettings(BaseSettings):
     embedded_guidance: float | None = None  # distilled guidance fed to the model (HunyuanVideo: 6.0)
     negative: str = ""  # negative prompt for true CFG
     guidance_interval: tuple[float, float] | None = None  # apply true CFG only while lo <= sigma <= hi
+    guidance_scale: float | None = None  # diffusers' name: embedded guidance where the pipeline takes it, else CFG
     cfg_batch: bool = True  # cond and uncond in one batch (faster) or two passes (less memory)
     # video
     seed: list[int] = [0]  # one video per prompt and seed
@@ -53,3 +60,8 @@ class SampleSettings(BaseSettings):
     out: Path = Path("outputs")
     preview: bool = False  # also write a PNG strip per video
     crf: int = 18
+
+    @model_validator(mode="before")
+    @classmethod
+    def _aliases(cls, data):
+        return rename_aliases(data) if isinstance(data, dict) else data
