@@ -66,7 +66,7 @@ def test_interrupted_write_keeps_previous_checkpoint(tmp_path):
             (folder / "partial").write_text("x"); sys.stdout.write("writing\\n"); sys.stdout.flush()
             import time; time.sleep(60)
         checkpoint.write_weights = slow
-        checkpoint.save_checkpoint({str(target)!r}, {{"a": torch.zeros(3)}}, {{"v": 2}})
+        checkpoint.save_checkpoint({str(target)!r}, {{"a": torch.zeros(3)}}, {{"v": 2}}, replace=True)
     """)
     proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
     assert proc.stdout.readline().strip() == "writing"
@@ -76,7 +76,7 @@ def test_interrupted_write_keeps_previous_checkpoint(tmp_path):
     assert load_state_dict(target).keys() == _state().keys()
     # and an exception mid-save also keeps it
     with pytest.raises(TypeError):
-        save_checkpoint(target, {"a": torch.zeros(2)}, {"v": 3}, extra_files={"x": object()})  # type: ignore
+        save_checkpoint(target, {"a": torch.zeros(2)}, {"v": 3}, extra_files={"x": object()}, replace=True)  # type: ignore
     assert json.loads((target / "config.json").read_text()) == {"v": 1}
 
 

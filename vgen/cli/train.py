@@ -44,6 +44,8 @@ def run_command(
     distributed: str | None = typer.Option(None, help="auto | ddp | fsdp (under torchrun)."),
     set_values: list[str] | None = typer.Option(None, "--set", help="Any [train] field: FIELD=VALUE (JSON value)."),
     stop_at: int | None = typer.Option(None, "--stop-at", help="Checkpoint and stop at this step (resume later)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Start over in a run folder that holds a run (its "
+                                                               "checkpoints, metrics and final weights go)."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as one JSON line."),
 ):
     """Train; checkpoints every checkpoint_every steps and at the end; writes final/ (or lora.safetensors)."""
@@ -52,7 +54,7 @@ def run_command(
 
     s = _settings(recipe, set_values, out=out, data=data, cache=cache, pipeline=pipeline, weights=weights,
                   distributed=distributed)
-    result = trainer.run(s, resume=resume, recipe=s.model_dump(mode="json"), stop_at=stop_at)
+    result = trainer.run(s, resume=resume, recipe=s.model_dump(mode="json"), stop_at=stop_at, overwrite=overwrite)
     import os
 
     if os.environ.get("RANK", "0") == "0":
@@ -66,10 +68,13 @@ def run_command(
 @train_app.command("cache")
 def cache_command(
     recipe: str | None = typer.Option(None, "--recipe", "-r", help="Recipe with a [train] section."),
-    out: Path = typer.Option(..., help="Cache folder to write (replaced atomically)."),
+    out: Path = typer.Option(..., help="Cache folder to write (new, or its own earlier output: replaced "
+                                       "atomically)."),
     data: Path | None = typer.Option(None, help="Manifest (manifest.jsonl or its folder)."),
     weights: Path | None = typer.Option(None, help="Pipeline folder whose VAE and text encoder encode the clips."),
     set_values: list[str] | None = typer.Option(None, "--set", help="Any [train] field: FIELD=VALUE (JSON value)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing --out that vgen train cache "
+                                                               "did not write."),
 ):
     """Precompute VAE latents + text embeddings of every (clip, bucket) the stages use, as safetensors shards."""
     from vgen import console
@@ -79,7 +84,7 @@ def cache_command(
     s = _settings(recipe, set_values, data=data, weights=weights)
     if s.data is None:
         raise UserError("vgen train cache needs clips: --data MANIFEST or train.data in the recipe")
-    result = build_cache(s, out)
+    result = build_cache(s, out, overwrite=overwrite)
     console.out.print(f"cached {result['samples']} samples in {result['shards']} shards "
                       f"({result['skipped']} clips skipped): {out}", markup=False, highlight=False)
 

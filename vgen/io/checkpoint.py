@@ -65,10 +65,11 @@ def write_weights(folder: Path, state_dict: dict[str, torch.Tensor], max_shard_s
 
 def save_checkpoint(folder: str | Path, state_dict: dict[str, torch.Tensor], config: dict | None = None,
                     max_shard_size: int | str = "5GB", weights_name: str = WEIGHTS_NAMES[0],
-                    extra_files: dict[str, str] | None = None) -> Path:
-    """Write ``config.json`` + weights (+ ``extra_files`` name -> text) atomically as a folder."""
+                    extra_files: dict[str, str] | None = None, replace: bool = False) -> Path:
+    """Write ``config.json`` + weights (+ ``extra_files`` name -> text) atomically as a folder; an existing folder
+    is replaced only with ``replace`` or when vgen wrote it (vgen.io.atomic.atomic_dir)."""
     folder = Path(folder)
-    with atomic_dir(folder) as tmp:
+    with atomic_dir(folder, replace=replace) as tmp:
         if config is not None:
             (tmp / "config.json").write_text(json.dumps(config, indent=2, default=str))
         write_weights(tmp, state_dict, max_shard_size, weights_name)

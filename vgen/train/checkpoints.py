@@ -37,12 +37,21 @@ def complete_checkpoints(out: Path) -> list[Path]:
     return sorted(found, key=lambda p: int(_STEP_DIR.match(p.name).group(1)))
 
 
-def find_resume(resume: str | None, out: Path) -> Path | None:
-    """``auto``: the newest complete checkpoint under ``out`` (or None); a path: that checkpoint."""
+def checkpoint_run(path: Path) -> str | None:
+    """The id of the run that wrote checkpoint ``path`` (None before run ids)."""
+    try:
+        info = json.loads((Path(path) / STATE).read_text())
+        return info.get("run") if isinstance(info, dict) else None
+    except (OSError, ValueError):
+        return None
+
+
+def find_resume(resume: str | None, out: Path, run: str | None = None) -> Path | None:
+    """``auto``: the newest complete checkpoint of run ``run`` under ``out`` (or None); a path: that checkpoint."""
     if not resume:
         return None
     if resume == "auto":
-        found = complete_checkpoints(out)
+        found = [p for p in complete_checkpoints(out) if run is None or checkpoint_run(p) in (run, None)]
         return found[-1] if found else None
     path = Path(resume)
     if not (path / STATE).is_file():
@@ -119,7 +128,9 @@ def save(out: Path, step: int, d: Dist, states: dict[str, dict], info: dict, kee
         if final.exists():
             shutil.rmtree(final)
         os.replace(tmp, final)
-        for old in complete_checkpoints(out)[:-keep_last]:
+        # only this run's checkpoints are pruned: another run's (or the user's) are never touched
+        mine = [p for p in complete_checkpoints(out) if checkpoint_run(p) == info.get("run")]
+        for old in mine[:-keep_last]:
             shutil.rmtree(old, ignore_errors=True)
     d.barrier()
     return final

@@ -142,8 +142,10 @@ def load_pixels(clip: Clip, bucket: Bucket) -> torch.Tensor:
     from vgen.io.video import read_video
 
     f, h, w = bucket
-    video = read_video(clip.path, audio=False, max_frames=f)
-    frames = torch.from_numpy(video.frames)  # (T, H, W, 3) uint8
+    if Path(clip.path).suffix == ".npz":  # frames stored as an array (`vgen datasets shapes --format npz`): no codec
+        frames = torch.from_numpy(_npz_frames(clip.path)[:f])
+    else:
+        frames = torch.from_numpy(read_video(clip.path, audio=False, max_frames=f).frames)  # (T, H, W, 3) uint8
     if len(frames) < f:  # shorter than the manifest says: hold the last frame
         frames = torch.cat([frames, frames[-1:].expand(f - len(frames), -1, -1, -1)])
     x = frames.permute(0, 3, 1, 2).float() / 127.5 - 1.0  # (F, 3, H, W)
@@ -154,6 +156,17 @@ def load_pixels(clip: Clip, bucket: Bucket) -> torch.Tensor:
     top, left = (size[0] - h) // 2, (size[1] - w) // 2
     x = x[:, :, top:top + h, left:left + w].clamp(-1, 1)
     return x.permute(1, 0, 2, 3).contiguous()
+
+
+def _npz_frames(path):
+    """The (T, H, W, 3) uint8 ``frames`` array of an .npz clip; UserError naming a missing or unreadable file."""
+    import numpy as np
+
+    try:
+        with np.load(path) as data:
+            return np.ascontiguousarray(data["frames"])
+    except (OSError, KeyError, ValueError) as exc:
+        raise UserError(f"{path}: cannot read the frames of an .npz clip: {exc}") from None
 
 
 class BadClips:
@@ -250,16 +263,18 @@ def _encoded(pipe, by_bucket: dict, decoded, bad: BadClips, encode_batch: int, d
 
 
 def write_cache(pipe, clips: list[Clip], stages, out: Path, shard_size: int, meta: dict, device=None,
-                dtype=None, encode_batch: int = 32, workers: int = 8) -> dict:
+                dtype=None, encode_batch: int = 32, workers: int = 8, replace: bool = False) -> dict:
     """Encode every (clip, bucket) the stages use into safetensors shards: latents (the posterior mean) and
     text embeddings (whatever ``pipe.encode_prompt`` returns), plus the "" embedding for caption dropout."""
     from safetensors.torch import save_file
 
     from vgen.io.atomic import atomic_dir
+    from vgen.io.outputs import mark
 
     bad = BadClips()
     by_bucket = _by_bucket(clips, stages)
-    with atomic_dir(out) as tmp:
+    with atomic_dir(out, replace=replace) as tmp:
+        mark(tmp, "train cache")  # its own output: the next `vgen train cache` may replace it
         shards = _Shards(tmp, shard_size)
         decoded = decode_clips([(c, b) for b, members in by_bucket.items() for _, c in members], workers,
                                window=encode_batch * 8)

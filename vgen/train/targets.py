@@ -24,7 +24,7 @@ from vgen.train.settings import TrainSettings
 
 
 def run_target(s: TrainSettings, resume: str | None = None, recipe: dict | None = None,
-               stop_at: int | None = None) -> dict:
+               stop_at: int | None = None, folder: str = "new") -> dict:
     if resume is not None or stop_at is not None:
         raise UserError(f"target {s.target!r} trains in one go: --resume and --stop-at are for \"dit\" and \"vae\"")
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -39,7 +39,9 @@ def run_target(s: TrainSettings, resume: str | None = None, recipe: dict | None 
     autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" and s.mixed_precision == "bf16"
                 else contextlib.nullcontext())
     out = Path(s.out)
-    out.mkdir(parents=True, exist_ok=True)
+    from vgen.train import runfolder
+
+    runfolder.prepare(out, folder)
     from vgen.io.atomic import write_text
 
     write_text(out / "recipe.json", json.dumps(recipe or s.model_dump(mode="json"), indent=2, default=str))

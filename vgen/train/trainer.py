@@ -20,7 +20,7 @@ import torch
 
 from vgen import console, registry
 from vgen.errors import UserError
-from vgen.train import checkpoints, distributed, objectives
+from vgen.train import checkpoints, distributed, objectives, runfolder
 from vgen.train.batches import Batches, load_data
 from vgen.train.data import BadClips, Geometry
 from vgen.train.logs import Logger, Window, plot_loss
@@ -88,6 +88,7 @@ class Trainer:
         self.batches = Batches(s, self.clips, self.cache, self.geometry, self.d, device, self.bad,
                                self.objective.fill)
         self.step = 0
+        self.run_id: str | None = None  # set when the run folder is prepared (vgen.train.runfolder)
 
     def _setup_model(self) -> None:
         s, trained = self.s, self.objective.trained
@@ -213,7 +214,7 @@ class Trainer:
                 "rng": checkpoints.rng_state(), "lr": lr_at(s, max(0, self.step - 1)),
                 "lr_schedule": {"lr": s.lr, "warmup_steps": s.warmup_steps, "min_lr_ratio": s.min_lr_ratio,
                                 "total_steps": s.total_steps},
-                "recipe": self.recipe}
+                "recipe": self.recipe, "run": self.run_id}
         states = checkpoints.training_states(self.wrapped, self.opt, self.ema, self.objective.states())
         return checkpoints.save(s.out, self.step, self.d, states, info, s.keep_last)
 
@@ -264,14 +265,15 @@ class Trainer:
 
     # -------------------------------------------------------------------------------------------------- loop
 
-    def run(self, resume: str | None = None, stop_at: int | None = None) -> dict:
-        """Train to the end of the last stage (or to step ``stop_at``: checkpoint and return, to resume later)."""
+    def run(self, resume: str | None = None, stop_at: int | None = None, folder: str = "new") -> dict:
+        """Train to the end of the last stage (or to step ``stop_at``: checkpoint and return, to resume later).
+        ``folder``: what vgen.train.runfolder.check found at ``out`` (new, resume or overwrite)."""
         s, out = self.s, Path(self.s.out)
-        path = checkpoints.find_resume(resume, out)
+        path = checkpoints.find_resume(resume, out, runfolder.run_id(out))
         if path is not None:
             self.resume(path)
         if self.d.main:
-            out.mkdir(parents=True, exist_ok=True)
+            self.run_id = runfolder.prepare(out, folder)
             from vgen.io.atomic import write_text
 
             write_text(out / "recipe.json", json.dumps(self.recipe, indent=2, default=str))
@@ -344,13 +346,17 @@ class Trainer:
         distributed.shutdown(self.d)
 
 
-def run(s: TrainSettings, resume: str | None = None, recipe: dict | None = None, stop_at: int | None = None) -> dict:
+def run(s: TrainSettings, resume: str | None = None, recipe: dict | None = None, stop_at: int | None = None,
+        overwrite: bool = False) -> dict:
+    # the run folder is checked before anything is built or written (every rank refuses alike)
+    inputs = [s.data, s.cache] + ([s.weights] if resume is None else [])  # a resumed run may start from its own
+    folder = runfolder.check(Path(s.out), resume, overwrite, stop_at, inputs=inputs)
     if s.target not in ("dit", "vae"):  # a registered training target (vgen.contract.training)
         from vgen.train.targets import run_target
 
-        return run_target(s, resume, recipe, stop_at)
+        return run_target(s, resume, recipe, stop_at, folder)
     trainer = Trainer(s, recipe)
     try:
-        return trainer.run(resume, stop_at)
+        return trainer.run(resume, stop_at, folder)
     finally:
         trainer.close()

@@ -71,10 +71,11 @@ class FlowMatching(Objective):
 
     def save_adapters(self, state: dict[str, torch.Tensor], out) -> dict:
         """out/lora.safetensors in diffusers' key format, alpha / rank folded in."""
-        from vgen.nn.lora import lora_from_state_dict, save_lora
+        from vgen.nn.lora import file_prefixes, lora_from_state_dict, save_lora
 
         s = self.s
         scaling = (s.lora_alpha or s.lora_rank) / s.lora_rank
-        path = save_lora(Path(out) / "lora.safetensors", lora_from_state_dict(state, scaling),
+        tensors = lora_from_state_dict(state, scaling, file_prefixes(self.pipe.transformer))
+        path = save_lora(Path(out) / "lora.safetensors", tensors,
                          {"vgen_pipeline": s.pipeline, "rank": s.lora_rank})
         return {"lora": str(path)}
