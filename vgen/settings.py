@@ -13,14 +13,20 @@ from __future__ import annotations
 import tomllib
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import ValidationError
+from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from vgen.errors import UserError
 
 SECTIONS: dict[str, type[BaseSettings]] = {}
+
+# validation helpers for settings fields: every number finite and in range (a NaN guidance would write black videos
+# and a sidecar that is not JSON; a seed must fit the 64 bits torch seeds with)
+Finite = Annotated[float, Field(allow_inf_nan=False)]
+Seed = Annotated[int, Field(ge=0, lt=2**64)]
+Positive = Annotated[int, Field(ge=1)]
 
 
 def section(name: str):

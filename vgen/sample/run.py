@@ -51,7 +51,12 @@ def read_prompts(prompts: list[str], prompts_file: str | Path | None = None) -> 
         path = Path(prompts_file)
         if not path.is_file():
             raise UserError(f"prompts file not found: {path}")
-        lines = path.read_text(encoding="utf-8").splitlines()
+        try:
+            lines = path.read_text(encoding="utf-8").splitlines()
+        except UnicodeDecodeError:
+            raise UserError(f"prompts file {path}: not UTF-8 text (a binary file?)") from None
+        if any("\x00" in line for line in lines):
+            raise UserError(f"prompts file {path}: not text (it holds NUL bytes)")
         if path.suffix.lower() == ".jsonl":
             for n, line in enumerate(lines, 1):
                 if not line.strip():
@@ -63,7 +68,8 @@ def read_prompts(prompts: list[str], prompts_file: str | Path | None = None) -> 
                 if not isinstance(rec, dict) or not isinstance(rec.get("prompt"), str):
                     raise UserError(f"{path}:{n}: each line needs a \"prompt\" string")
                 seed = rec.get("seed")
-                seeds = None if seed is None else [int(s) for s in (seed if isinstance(seed, list) else [seed])]
+                seeds = None if seed is None else [int(s) for s in (seed if isinstance(seed, list) else [seed])
+                                                   if _is_seed(s) or _bad_seed(path, n, s)]
                 specs.append(PromptSpec(rec["prompt"], rec.get("negative"), seeds))
         else:
             specs += [PromptSpec(line.strip()) for line in lines if line.strip() and not line.startswith("#")]
@@ -213,6 +219,22 @@ def check_names(s: SampleSettings) -> None:
         console.warn(f"--shift has no effect on the {s.schedule!r} schedule")
     if s.image is not None and not Path(s.image).is_file():
         raise UserError(f"image file not found: {s.image}")
+    from vgen.io.outputs import check_writable
+
+    if Path(s.out).exists() and not Path(s.out).is_dir():
+        raise UserError(f"--out {s.out} is a file, not a folder")
+    check_writable(s.out, "--out")
+
+
+PARALLEL = ("ulysses", "cfg", "cfg-ulysses")
+
+
+def _is_seed(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**64
+
+
+def _bad_seed(path, n: int, value) -> bool:
+    raise UserError(f"{path}:{n}: seed must be an integer in [0, 2^64), got {value!r}")
 
 
 def batches(s: SampleSettings, specs: list[PromptSpec]) -> list[list[Job]]:
@@ -234,6 +256,8 @@ def sample_videos(s: SampleSettings, specs: list[PromptSpec], as_json: bool = Fa
     pipeline, split over the ranks by vgen.distributed.sample; rank 0 writes and returns the sidecars, the other
     ranks return []."""
     check_names(s)
+    if parallel is not None and parallel not in PARALLEL:
+        raise UserError(f"--parallel {parallel!r}: use one of {', '.join(PARALLEL)}")
     s = with_hub_weights(s)
     with attention_backend(s.attention), _ranks(s, parallel) as (s, groups):
         return _sample_all(s, specs, as_json, replayed, groups)
@@ -260,6 +284,7 @@ def _sample_all(s: SampleSettings, specs: list[PromptSpec], as_json: bool, repla
     main = groups is None or groups.main  # the process that writes
     t0 = time.perf_counter()
     pipe, device, dtype = load_pipeline(s)
+    _check_memory(s, pipe, device)
     s = with_guidance_scale(s, pipe) if main else s.model_copy(update={"guidance_scale": None})
     out = Outputs.of(s, pipe, time.perf_counter() - t0, replayed) if main else None
     placement = Placement(pipe, device, s.offload)
@@ -299,6 +324,17 @@ class Notes:
                 console.info(note)
 
 
+def _check_memory(s: SampleSettings, pipe, device) -> None:
+    """Refuse at once a size that cannot fit (vgen.memory), before any step runs."""
+    from vgen.memory import check_video_fits
+
+    d = getattr(pipe, "defaults", {}) or {}
+    frames, height, width = (s.frames or d.get("frames"), s.height or d.get("height"), s.width or d.get("width"))
+    if frames and height and width:
+        check_video_fits(pipe, s.batch_size, int(frames), int(height), int(width), device, s.tile_above,
+                         s.vae_tiling)
+
+
 def _split(pipe, groups):
     """The pipeline split over the process groups of a parallel run (nothing to do in a single process)."""
     if groups is None:
@@ -318,21 +354,29 @@ class Outputs:
     hashes: dict[str, str]
     image_hash: str | None
     lora_hash: str | None
+    first: int = 0  # numbering continues after what --out already holds: no name is ever reused
 
     @classmethod
     def of(cls, s: SampleSettings, pipe, load_seconds: float, replayed: dict | None) -> Outputs:
         hashes = weight_hashes(pipe, Path(s.weights) if s.weights else None)
         if replayed is not None and replayed.get("weight_sha256", {}) != hashes:
             console.warn("the weights differ from the ones the sidecar records: the video will differ")
+        from vgen.io.outputs import next_index, remove_stale_temporaries
+
+        remove_stale_temporaries(s.out)  # what a killed run left
         return cls(s, float(s.fps or pipe.defaults.get("fps", 24)), load_seconds, hashes,
-                   sha256(Path(s.image)) if s.image else None, sha256(Path(s.lora)) if s.lora else None)
+                   sha256(Path(s.image)) if s.image else None, sha256(Path(s.lora)) if s.lora else None,
+                   next_index(s.out))
 
     def write(self, job: Job, i: int, res, batch: int, started: float, as_json: bool) -> dict:
         """Video ``i`` of a batch's result: MP4 (+ preview) and sidecar, and the line that reports it."""
         from vgen.io.video import write_preview, write_video
 
         s, spec = self.s, job.spec
-        stem = f"{spec.index:03d}-{_slug(spec.prompt)}-seed{job.seed}"
+        from vgen.io.outputs import free_stem
+
+        stem = free_stem(s.out, f"{self.first + spec.index:03d}-{_slug(spec.prompt)}-seed{job.seed}",
+                         (".mp4", ".json", ".png"))
         video_path = Path(s.out) / f"{stem}.mp4"
         tw = time.perf_counter()
         write_video(video_path, res.frames[i], self.fps, crf=s.crf)
@@ -342,7 +386,7 @@ class Outputs:
                    "write": round(time.perf_counter() - tw, 4)}
         timings["total"] = round(time.perf_counter() - started, 4)
         sidecar = self.sidecar(job, res.info, batch, video_path, preview, timings)
-        write_text(video_path.with_suffix(".json"), json.dumps(sidecar, indent=2) + "\n")
+        write_text(video_path.with_suffix(".json"), json.dumps(sidecar, indent=2, allow_nan=False) + "\n")
         if as_json:
             console.out.print(json.dumps({"video": str(video_path), "sidecar": str(video_path.with_suffix(
                 ".json")), "preview": str(preview) if preview else None, "prompt": spec.prompt,

@@ -8,13 +8,15 @@ known (diffusers' HunyuanVideo pipeline means the embedded guidance by it, its o
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from vgen.flow.names import rename_aliases
-from vgen.settings import section
+from vgen.settings import Finite, Positive, Seed, section
+
+Unit = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
 
 
 @section("sample")
@@ -28,38 +30,38 @@ class SampleSettings(BaseSettings):
     device: str = "auto"
     dtype: str = "auto"  # bf16 | fp16 | fp32 | auto (bf16 on cuda, fp32 on cpu)
     # solver
-    steps: int | None = None
+    steps: int | None = Field(None, ge=1, le=10_000)
     sampler: str | None = None  # flow-euler | flow-euler-stochastic | flow-heun | flow-dpmpp-2m | plugin
     schedule: str | None = None  # shifted | linear-quadratic | linear | plugin
-    shift: float | None = None  # for the shifted schedule
+    shift: float | None = Field(None, gt=0, le=1e4, allow_inf_nan=False)  # for the shifted schedule
     # guidance
-    guidance: float | None = None  # true classifier-free guidance scale (1 = off)
-    embedded_guidance: float | None = None  # distilled guidance fed to the model (HunyuanVideo: 6.0)
+    guidance: float | None = Field(None, ge=0, le=1e3, allow_inf_nan=False)  # true classifier-free guidance scale (1 = off)
+    embedded_guidance: float | None = Field(None, ge=0, le=1e3, allow_inf_nan=False)  # distilled guidance fed to the model (HunyuanVideo: 6.0)
     negative: str = ""  # negative prompt for true CFG
-    guidance_interval: tuple[float, float] | None = None  # apply true CFG only while lo <= sigma <= hi
+    guidance_interval: tuple[Unit, Unit] | None = None  # apply true CFG only while lo <= sigma <= hi
     guidance_scale: float | None = None  # diffusers' name: embedded guidance where the pipeline takes it, else CFG
     cfg_batch: bool = True  # cond and uncond in one batch (faster) or two passes (less memory)
     # video
-    seed: list[int] = [0]  # one video per prompt and seed
+    seed: list[Seed] = [0]  # one video per prompt and seed
     batch_size: int = Field(1, ge=1)  # videos denoised together (each keeps its own seed's noise): GPU throughput
-    frames: int | None = None
-    height: int | None = None
-    width: int | None = None
-    fps: float | None = None
+    frames: int | None = Field(None, ge=1)
+    height: int | None = Field(None, ge=1)
+    width: int | None = Field(None, ge=1)
+    fps: float | None = Field(None, gt=0, le=1000, allow_inf_nan=False)  # 0 is refused, never read as unset
     image: Path | None = None  # image-to-video: the first frame
     # memory
     offload: Literal["model", "sequential"] | None = None
     attention: str | None = None  # attention backend (vgen.nn.attention)
     lora: Path | None = None  # a LoRA file (diffusers key format, e.g. from vgen train) merged into the DiT
-    lora_scale: float = 1.0
+    lora_scale: Finite = 1.0
     engine: str = "torch"  # torch, or a registered export format run from engine_dir (`vgen plugins`)
     engine_dir: Path | None = None  # the engine directory vgen export wrote
     vae_tiling: Literal["auto", "on", "off"] = "auto"
-    tile_above: int = 17 * 512 * 512  # auto tiling when frames * height * width exceeds this
+    tile_above: Positive = 17 * 512 * 512  # auto tiling when frames * height * width exceeds this
     # outputs
     out: Path = Path("outputs")
     preview: bool = False  # also write a PNG strip per video
-    crf: int = 18
+    crf: int = Field(18, ge=0, le=51)
 
     @model_validator(mode="before")
     @classmethod
