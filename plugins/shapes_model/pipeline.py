@@ -107,6 +107,9 @@ def prompt_warning(prompt: str) -> str | None:
 class ShapesDenoiser(nn.Module):
     """Token ids -> text states (+ pooled) -> HunyuanVideo DiT -> velocity."""
 
+    # LoRA files name the DiT's layers as diffusers' HunyuanVideoTransformer3DModel does (vgen.nn.lora)
+    lora_prefixes = {"dit.": "transformer.", "text_encoder.": "text_encoder."}
+
     def __init__(self, text_encoder: nn.Module, dit: nn.Module):
         super().__init__()
         self.text_encoder = text_encoder

@@ -1,8 +1,14 @@
 """LoRA: adapters injected with peft for training, saved in diffusers' LoRA key format, merged for sampling.
 
 The file is a safetensors dict ``transformer.<module>.lora_A.weight`` (r, in) / ``...lora_B.weight`` (out, r), the
-layout diffusers' ``load_lora_weights`` reads. alpha/r is folded into ``lora_B`` so the file needs no alpha: a
-loader that assumes alpha = r (diffusers without metadata) gets the same update W + B @ A.
+layout diffusers' ``load_lora_weights`` / ``load_lora_adapter`` read. alpha/r is folded into ``lora_B`` so the file
+needs no alpha: a loader that assumes alpha = r (diffusers without metadata) gets the same update W + B @ A.
+
+Module names in the file are diffusers' for the transformer: a pipeline's trained module that holds its diffusers
+transformer inside a larger module (the default model's denoiser: text encoder + DiT) says where with
+``lora_prefixes = {"dit.": "transformer.", "text_encoder.": "text_encoder."}`` (module-name prefix -> file key
+prefix); without it every module is under ``transformer.``. Files written before that rule (``transformer.dit.*``)
+still merge.
 """
 
 from __future__ import annotations
@@ -33,16 +39,40 @@ def add_lora(model: torch.nn.Module, rank: int, alpha: float | None, targets: li
     return len(names)
 
 
-def lora_from_state_dict(state_dict: dict[str, torch.Tensor], scaling: float) -> dict[str, torch.Tensor]:
+def file_prefixes(model: torch.nn.Module | None) -> dict[str, str]:
+    """Module-name prefix inside ``model`` -> key prefix in a LoRA file (the model's ``lora_prefixes``)."""
+    return dict(getattr(model, "lora_prefixes", None) or {"": PREFIX})
+
+
+def file_name(name: str, prefixes: dict[str, str]) -> str:
+    """The file's name of module ``name`` of the model (longest matching prefix first)."""
+    for inner in sorted(prefixes, key=len, reverse=True):
+        if name.startswith(inner):
+            return prefixes[inner] + name[len(inner):]
+    return PREFIX + name
+
+
+def module_names(key: str, prefixes: dict[str, str]) -> list[str]:
+    """Where a file's module ``key`` may be in the model: through ``prefixes``, then as older files named it
+    (``transformer.`` optional)."""
+    names = [inner + key[len(outer):] for inner, outer in sorted(prefixes.items(), key=lambda kv: -len(kv[1]))
+             if key.startswith(outer)]
+    return names + [key[len(PREFIX):] if key.startswith(PREFIX) else key]
+
+
+def lora_from_state_dict(state_dict: dict[str, torch.Tensor], scaling: float,
+                         prefixes: dict[str, str] | None = None) -> dict[str, torch.Tensor]:
     """Diffusers-format LoRA tensors from a (full) state dict of a peft-injected model whose keys start with
-    ``transformer.``: ``<name>.lora_A.<adapter>.weight`` -> ``<name>.lora_A.weight``, B scaled by alpha/r."""
+    ``transformer.``: ``<name>.lora_A.<adapter>.weight`` -> ``<name>.lora_A.weight``, B scaled by alpha/r; names
+    through ``prefixes`` (``file_prefixes(model)``)."""
+    prefixes = prefixes or {"": PREFIX}
     out = {}
     for key, tensor in state_dict.items():
         for part in ("lora_A", "lora_B"):
             marker = f".{part}."
             if marker in key and key.endswith(".weight"):
                 name = key.split(marker)[0]
-                name = name if name.startswith(PREFIX) else PREFIX + name
+                name = file_name(name[len(PREFIX):] if name.startswith(PREFIX) else name, prefixes)
                 value = tensor.detach().float().cpu() * (scaling if part == "lora_B" else 1.0)
                 out[f"{name}.{part}.weight"] = value.contiguous()
     return out
@@ -61,6 +91,11 @@ def save_lora(path: str | Path, state_dict: dict[str, torch.Tensor], metadata: d
 
 def read_lora(path: str | Path) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
     """module name -> (A, B) of a diffusers-format LoRA file (``transformer.`` prefix optional)."""
+    return {(k[len(PREFIX):] if k.startswith(PREFIX) else k): v for k, v in read_pairs(path).items()}
+
+
+def read_pairs(path: str | Path) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    """file key (``transformer.<module>``) -> (A, B) of a diffusers-format LoRA file."""
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
@@ -77,7 +112,6 @@ def read_lora(path: str | Path) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
             marker = f".{part}."
             if marker in key:
                 name = key.split(marker)[0]
-                name = name[len(PREFIX):] if name.startswith(PREFIX) else name
                 pairs.setdefault(name, {})[part] = tensor
     if not pairs:
         raise UserError(f"{path}: no lora_A/lora_B tensors (not a diffusers-format LoRA file)")
@@ -95,8 +129,10 @@ def apply_lora(target, path: str | Path, scale: float = 1.0) -> int:
     """
     model = getattr(target, "transformer", target)
     modules = dict(model.named_modules())
-    pairs = read_lora(path)
-    for name, (a, b) in pairs.items():
+    pairs = read_pairs(path)
+    prefixes = file_prefixes(model)
+    for key, (a, b) in pairs.items():
+        name = next((n for n in module_names(key, prefixes) if n in modules), module_names(key, prefixes)[-1])
         layer = modules.get(name)
         if not isinstance(layer, torch.nn.Linear):
             raise UserError(f"{path}: LoRA layer {name!r} is not a Linear layer of {type(model).__name__}")
