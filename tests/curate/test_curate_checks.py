@@ -39,6 +39,7 @@ def run(tmp_path_factory):
     (inp / "notes.json").write_text('{"camera": "phone"}\n')
     (inp / "cover.jpg").write_bytes(b"\xff\xd8\xff\xe0" + b"\x00" * 64)
     (out / "clips").mkdir(parents=True)
+    (out / ".curate" / "done").mkdir(parents=True)  # a killed curate's output: resumed, its temporaries removed
     stale = out / "clips" / ".checks.000.mp4.tmpab12cd.mp4"  # what a SIGKILLed encode leaves behind
     stale.write_bytes(b"partial")
     rc = main(["curate", str(inp), "--out", str(out), "--min-duration", "3", "--min-side", "32"])

@@ -35,6 +35,8 @@ def curate(
                                        show_default=_default("max_duration")),
     min_side: int = typer.Option(None, "--min-side", help="Reject sources whose smaller side is below this (px).",
                                  show_default=_default("min_side")),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Write into an --out that holds other files (an "
+                                   "earlier curate's output is resumed without it)."),
 ):
     """Curate a folder of videos: probe, shot split, cut, score, filter, label, caption; resumable."""
     from vgen import console
@@ -45,7 +47,7 @@ def curate(
         "workers": workers, "engine": engine, "ray_address": ray_address, "min_duration": min_duration,
         "max_duration": max_duration, "min_side": min_side, **_detectors(detector),
     })
-    result = run_curate(input_dir, out, settings)
+    result = run_curate(input_dir, out, settings, overwrite=overwrite)
     s = result.summary
     kept_s = sum((r.end or 0) - r.start for r in result.records if r.status == "kept")
     console.out.print(

@@ -95,19 +95,38 @@ def _is_sidecar(path: Path, settings) -> bool:
     return any(path.with_suffix(ext).is_file() for ext in settings.extensions)
 
 
-def curate(input_dir: str | Path, out_dir: str | Path, settings) -> Result:
+def claim_output(input_dir: Path, out_dir: Path, overwrite: bool = False) -> None:
+    """The one rule for outputs (vgen.io.outputs): never the input folder itself nor a folder holding it; an
+    occupied folder only when an earlier curate wrote it (resume) or with ``overwrite``."""
+    from vgen.io import outputs
+
+    if out_dir.exists() and not out_dir.is_dir():
+        raise UserError(f"--out is a file, not a folder: {out_dir}")
+    if not input_dir.is_dir():
+        raise UserError(f"input folder not found: {input_dir}")
+    i, o = input_dir.resolve(), out_dir.resolve()
+    if o == i or i.is_relative_to(o):
+        raise UserError(f"--out {out_dir} overlaps the input folder {input_dir}: write the output elsewhere "
+                        "(a new folder, or one inside the input)")
+    if (out_dir / ".curate").is_dir() and outputs.marker_command(out_dir) is None:
+        outputs.mark(out_dir, "curate")  # an earlier curate's output from before markers
+    outputs.claim_dir(out_dir, "curate", overwrite=overwrite, create=False)
+
+
+def curate(input_dir: str | Path, out_dir: str | Path, settings, overwrite: bool = False) -> Result:
     """Run the curation; returns the final records. Interrupts propagate after the outputs of finished work are
     written."""
     from vgen.curate.engines import run_engine
+    from vgen.io.outputs import claim_dir
 
     t0 = time.time()
     input_dir, out_dir = Path(input_dir), Path(out_dir)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise UserError(f"--out is a file, not a folder: {out_dir}")
+    claim_output(input_dir, out_dir, overwrite)
     inputs, skipped = discover(input_dir, out_dir, settings)
     from vgen.curate.stages import build_stages
 
     build_stages(settings)  # unknown stage names and bad orders fail here, before any work
+    claim_dir(out_dir, "curate", overwrite=True)  # checked above: create and mark it
     done_dir = out_dir / ".curate" / "done"
     done_dir.mkdir(parents=True, exist_ok=True)
     if stale := remove_stale_temporaries(out_dir):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from vgen.settings import section
@@ -47,8 +47,8 @@ class CurateSettings(BaseSettings):
     detect_width: int = 256  # frames are downscaled to about this width before detection
 
     # cutting shots into clips
-    min_duration: float = 4.0
-    max_duration: float = 16.0
+    min_duration: float = Field(4.0, gt=0, le=86400, allow_inf_nan=False)
+    max_duration: float = Field(16.0, gt=0, le=86400, allow_inf_nan=False)
     trim_frames: int = Field(2, ge=0)  # frames dropped next to each cut (fades and encoder smear)
     sharp_start_search: float = 0.5  # seconds at a clip's start searched for the clearest first frame
     stream_copy: bool = True  # copy packets when the clip starts on a keyframe and ends on one (or at the end)
@@ -90,3 +90,9 @@ class CurateSettings(BaseSettings):
     thumb_width: int = 160
     buckets_duration: list[float] = [4, 6, 8, 12, 16]  # duration bucket edges, seconds
     stage_options: dict[str, dict] = {}  # free-form settings for third-party stages, by stage name
+
+    @model_validator(mode="after")
+    def _durations_in_order(self):
+        if self.min_duration > self.max_duration:
+            raise ValueError(f"min_duration ({self.min_duration:g} s) is above max_duration ({self.max_duration:g} s)")
+        return self
