@@ -15,11 +15,19 @@ def _pipeline(**kwargs):
     return build(**kwargs)
 
 
+def _shapes(**kwargs):
+    from vgen_plugins.moviegen.pipeline import build_shapes
+
+    return build_shapes(**kwargs)
+
+
 @hookimpl
 def register_pipelines(register):
     register("moviegen", _pipeline,
              description="MovieGen text-to-video: TAE + LLaMa-style DiT + UL2/ByT5/MetaCLIP (weights=DIR; "
                          "config='tiny' | 'shapes' | '30b')")
+    register("moviegen-shapes", _shapes,
+             description="MovieGen at small size trained on the shapes world (64x64x17; shipped weights)")
 
 
 @hookimpl

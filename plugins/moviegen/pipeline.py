@@ -65,7 +65,7 @@ PRESETS = {
                  "byt5": {"d_model": 32, "d_kv": 8, "d_ff": 64, "num_layers": 1, "num_heads": 4},
                  "metaclip": {"hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2,
                               "num_attention_heads": 4}},
-        "defaults": {"steps": 20, "frames": 17, "height": 64, "width": 64, "fps": 8, "guidance": 4.0}},
+        "defaults": {"steps": 30, "frames": 17, "height": 64, "width": 64, "fps": 8, "guidance": 4.0}},
 }
 ENCODER_NAMES = ("ul2", "byt5", "metaclip")
 COMPONENTS = {"transformer": "MovieGenTransformer", "vae": "MovieGenTAE"}
@@ -343,3 +343,19 @@ def build(weights=None, config=None, device="cpu", dtype=torch.float32, **option
     if weights is not None:
         return MovieGenPipeline.load(weights, device=device, dtype=dtype)
     return MovieGenPipeline.from_config(config or "tiny", device=device, dtype=dtype or torch.float32)
+
+
+WEIGHTS_DIR = Path(__file__).parent / "weights"  # the shipped moviegen-shapes model
+
+
+def build_shapes(weights=None, config=None, device="cpu", dtype=torch.float32, **options) -> MovieGenPipeline:
+    """``moviegen-shapes``: the shipped small model by default, a folder (``weights``), or random weights of the
+    shapes preset (``config``: "shapes" or overrides of it)."""
+    if weights is None and config is not None:
+        config = {"preset": "shapes", **({} if config == "shapes" else
+                                         config if isinstance(config, dict) else {"preset": config})}
+        return build(config=config, device=device, dtype=dtype, **options)
+    if weights is None and not (WEIGHTS_DIR / "model_index.json").is_file():
+        raise UserError(f"the moviegen-shapes weights are not in this build ({WEIGHTS_DIR}); train them with "
+                        "scripts/train_moviegen_shapes.sh and pass --weights DIR, or --config shapes for random ones")
+    return build(weights=weights or WEIGHTS_DIR, device=device, dtype=dtype, **options)

@@ -86,8 +86,9 @@ def load_encoder(name: str, folder: Path, device="cpu", dtype: torch.dtype | Non
             raise UserError(f"missing folder: {folder / sub} (the {name} text encoder)")
     try:
         tokenizer = transformers.AutoTokenizer.from_pretrained(str(folder / tok_dir), local_files_only=True)
+        kwargs = {"dtype": dtype} if dtype is not None else {}
         model = getattr(transformers, class_name).from_pretrained(str(folder / model_dir), local_files_only=True,
-                                                                  dtype=dtype)
+                                                                  **kwargs)
     except (OSError, ValueError, TypeError) as exc:
         raise UserError(f"{folder}: cannot load the {name} text encoder: {str(exc).splitlines()[0]}") from None
     return TextEncoder(name, model.to(device).eval().requires_grad_(False), tokenizer)
