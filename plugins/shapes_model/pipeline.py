@@ -203,9 +203,12 @@ class ShapesPipeline(VAELatents, PipelineBase):
         return {"input_ids": enc["input_ids"].to(device), "attention_mask": enc["attention_mask"].to(device)}
 
     def _warn_outside_grammar(self, prompts: list[str]) -> None:
-        """Each prompt the model was not trained on is named once (a smear without a word surprises)."""
+        """Each prompt the model was not trained on is named once (a smear without a word surprises). Pipelines
+        built on this one whose prompts are other texts (shapes-edit: instructions) check their own."""
         from vgen import console
 
+        if self.name != ShapesPipeline.name:
+            return
         warned = self.__dict__.setdefault("_warned", set())
         for prompt in dict.fromkeys(prompts):
             if prompt not in warned:

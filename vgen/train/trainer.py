@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import os
 import time
 from pathlib import Path
 
@@ -34,7 +35,11 @@ def build_pipeline(s: TrainSettings, device, dtype=torch.float32):
     torch.manual_seed(s.seed)
     if s.weights is not None:
         return backend.factory(weights=s.weights, config=None, device=device, dtype=dtype)
-    return backend.factory(weights=None, config=s.config, device=device, dtype=dtype)
+    pipe = backend.factory(weights=None, config=s.config, device=device, dtype=dtype)
+    if not getattr(pipe, "weight_files", list)() and os.environ.get("RANK", "0") == "0":  # no files: random weights
+        console.info(f"note: no --weights: {s.pipeline} starts from random weights (config {s.config!r}); "
+                     "--weights FOLDER fine-tunes trained ones")
+    return pipe
 
 
 def lr_at(s: TrainSettings, step: int) -> float:
