@@ -34,6 +34,8 @@ def export_command(
     tolerance: float | None = typer.Option(None, help="Max relative error of the parity gate."),
     timing_cache: Path | None = typer.Option(None, help="Timing cache file for formats that read it (tensorrt)."),
     recipe: str | None = typer.Option(None, help="Recipe with an [export] section."),
+    overwrite: bool | None = typer.Option(None, "--overwrite", help="Replace an --out that vgen export did not "
+                                                                    "write."),
 ):
     """Export the DiT / VAE decoder / text encoders; each ends with a parity gate against PyTorch at two sizes."""
     from vgen.export.run import run_export
@@ -41,7 +43,7 @@ def export_command(
 
     overrides = dict(pipeline=pipeline, weights=weights, config=config, out=out, parts=parts, dtype=dtype,
                      precision=precision, device=device, opset=opset, shapes=shapes, min=min_shape, opt=opt_shape,
-                     max=max_shape, tolerance=tolerance, timing_cache=timing_cache)
+                     max=max_shape, tolerance=tolerance, timing_cache=timing_cache, overwrite=overwrite)
     run_export(fmt, load_section("export", recipe, overrides))
 
 

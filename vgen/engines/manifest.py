@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 
 import torch
+from pydantic import BaseModel, Field, ValidationError
 
 from vgen.engines import formats
 from vgen.errors import UserError
@@ -72,10 +73,10 @@ def load(folder: str | Path, engine: str | None = None, verify: bool = True) -> 
         raise UserError(f"{path}: missing; not an engine directory (make one with vgen export)")
     try:
         manifest = json.loads(path.read_text())
-        parts = manifest["parts"]
-        fmt = manifest["format"]
-    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError) as exc:
-        raise UserError(f"{path}: corrupt engine manifest ({type(exc).__name__}: {exc})") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise UserError(f"{path}: corrupt engine manifest ({type(exc).__name__}: {exc})".replace("\n", " ")) from None
+    check_schema(path, manifest)
+    parts, fmt = manifest["parts"], manifest["format"]
     if engine is not None and fmt != engine:
         raise UserError(f"{path}: this engine directory holds {fmt} artifacts, not {engine}")
     if fmt not in formats.names():  # its plugin is gone: nothing here can run the folder
@@ -91,6 +92,47 @@ def load(folder: str | Path, engine: str | None = None, verify: bool = True) -> 
             if verify and sha256(file) != entry["sha256"]:
                 raise UserError(f"{file}: corrupt (sha256 differs from the manifest)")
     return manifest
+
+
+class _File(BaseModel):
+    bytes: int = Field(ge=0)
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+
+
+class _Input(BaseModel, extra="allow"):
+    name: str
+    shape: list[int | str]
+    dtype: str
+
+
+class _Part(BaseModel, extra="allow"):
+    name: str
+    inputs: list[_Input]
+    files: dict[str, _File]
+    returns: str = "tensor"
+    signature: str | None = None
+
+
+class _Manifest(BaseModel, extra="allow"):
+    format: str
+    dtype: str | None = None
+    parts: dict[str, _Part]
+
+
+def check_schema(path: Path, manifest) -> None:
+    """The manifest's structure and every file name in it (plain names inside the folder) before anything is read."""
+    try:
+        parsed = _Manifest.model_validate(manifest)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = ".".join(str(p) for p in err["loc"]) or "manifest"
+        raise UserError(f"{path}: not a valid engine manifest: field {field!r}: {err['msg']}") from None
+    for part in parsed.parts.values():
+        for name in part.files:
+            if not name or Path(name).name != name or name in (".", ".."):
+                raise UserError(f"{path}: file name {name!r} is not a plain name inside the engine directory")
+    if parsed.dtype is not None and parsed.dtype not in ("float32", "float16", "bfloat16", "fp32", "fp16", "bf16"):
+        raise UserError(f"{path}: unknown dtype {parsed.dtype!r}")
 
 
 def check_model(folder: Path, manifest: dict, part: str, signature: str, pipeline: str | None = None) -> None:

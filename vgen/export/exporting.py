@@ -18,6 +18,7 @@ from vgen.errors import UserError
 from vgen.export import parity
 from vgen.export.parts import DTYPES, ROLES, Part
 from vgen.io.atomic import atomic_dir
+from vgen.io.outputs import claim_dir, mark
 
 
 def example_dims(part: Part, opt: dict) -> dict[str, int]:
@@ -63,7 +64,7 @@ def prepare(fmt: str | Exporter, dtype: str, device, ranges: dict | None, given:
 
 def export_parts(parts: list[Part], fmt: str | Exporter, out: str | Path, *, dtype: str = "fp32", device="cpu",
                  shapes: list[dict], ranges: dict | None = None, tolerance: float | None = None,
-                 info: dict | None = None, **options) -> dict:
+                 info: dict | None = None, overwrite: bool = False, **options) -> dict:
     """Export ``parts`` with the registered format ``fmt`` into the engine folder ``out``; returns the manifest
     written there.
 
@@ -78,8 +79,10 @@ def export_parts(parts: list[Part], fmt: str | Exporter, out: str | Path, *, dty
     precision = opts.get("precision") or dtype  # a format may compute below its inputs' dtype (TensorRT fp8)
     tol = tolerance if tolerance is not None else parity.TOLERANCE.get(precision, parity.TOLERANCE[dtype])
     out = Path(out).expanduser()
+    state = claim_dir(out, "export", overwrite=overwrite, create=False)  # never over what vgen export did not write
     entries = {}
-    with atomic_dir(out) as tmp:
+    with atomic_dir(out, replace=state != "new") as tmp:
+        mark(tmp, "export")
         for part in parts:
             entries[part.name] = _export_part(exporter, part, tmp, opts, shapes, tol)
         manifest = {"format": exporter.name, "dtype": dtype, "precision": precision,

@@ -9,6 +9,7 @@ from vgen.errors import UserError
 from vgen.export.capture import PARTS, pipeline_parts, video_dims
 from vgen.export.exporting import export_parts, prepare
 from vgen.export.parts import ROLES, parse_dims
+from vgen.io.outputs import claim_dir
 
 
 def default_video_shapes(pipe) -> list[dict[str, int]]:
@@ -64,6 +65,7 @@ def run_export(fmt: str, s) -> dict:
         raise UserError("--device cuda but CUDA is not available here")
     options = {k: getattr(s, k) for k in OPTIONS}
     exporter, _ = prepare(fmt, s.dtype, device, None, options)  # a wrong format or option fails before any model
+    claim_dir(s.out, "export", overwrite=s.overwrite, inputs=[s.weights], create=False)  # and so does --out
     names = [p.strip() for p in s.parts.split(",") if p.strip()]
     unknown = [n for n in names if n not in PARTS]
     if unknown or not names:
@@ -77,4 +79,4 @@ def run_export(fmt: str, s) -> dict:
     info = {"pipeline": s.pipeline, "weights": str(s.weights) if s.weights else None, "config": s.config,
             "video_shapes": video}
     return export_parts(parts, exporter, s.out, dtype=s.dtype, device=device, shapes=shapes, ranges=ranges,
-                        tolerance=s.tolerance, info=info, **options)
+                        tolerance=s.tolerance, info=info, overwrite=s.overwrite, **options)

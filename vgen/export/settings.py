@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from vgen.settings import section
@@ -32,6 +33,7 @@ class ExportSettings(BaseSettings):
     min: str | None = None  # TensorRT profile: smallest sizes (default: spans the parity sizes)
     opt: str | None = None
     max: str | None = None
-    tolerance: float | None = None  # max relative error of the gate (default by dtype: fp32 1e-4, fp16 2e-2)
+    tolerance: float | None = Field(None, gt=0, le=1, allow_inf_nan=False)  # max relative error of the gate (default by dtype: fp32 1e-4, fp16 2e-2)
     timing_cache: Path | None = None  # formats that read it (TensorRT): a timing cache file, read and updated
     out: Path = Path("engines")
+    overwrite: bool = False  # replace an --out that vgen export did not write

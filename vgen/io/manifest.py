@@ -10,7 +10,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from vgen.errors import UserError
 from vgen.io.atomic import write_text
@@ -36,8 +36,24 @@ class ClipRecord(BaseModel):
     audio: bool = False  # the clip file has an audio track
 
     def resolve(self, manifest_path: str | Path) -> Path:
+        """The clip's file: an absolute path as the manifest says, else inside the manifest's folder (a relative
+        path that leaves it, ``../``, is refused)."""
         path = Path(self.path)
-        return path if path.is_absolute() else Path(manifest_path).parent / path
+        if path.is_absolute():
+            return path
+        folder = Path(manifest_path).parent
+        if ".." in path.parts and not (folder / path).resolve().is_relative_to(folder.resolve()):
+            raise UserError(f"{manifest_path}: clip path {self.path!r} leaves the manifest's folder (use an absolute "
+                            "path to name a file elsewhere)")
+        return folder / path
+
+    @model_validator(mode="after")
+    def _sizes(self):
+        """A kept clip has a real size and frame rate (an error record may carry zeros)."""
+        if self.status == "kept" and (min(self.width, self.height, self.frames) < 1 or not 0 < self.fps < 1e4):
+            raise ValueError(f"a kept clip needs width, height, frames >= 1 and 0 < fps < 10000, got "
+                             f"{self.width}x{self.height}, {self.frames} frames at {self.fps:g} fps")
+        return self
 
 
 def read_manifest(path: str | Path, status: str | None = None) -> list[ClipRecord]:
@@ -51,16 +67,23 @@ def iter_manifest(path: str | Path, status: str | None = None) -> Iterator[ClipR
         path = path / "manifest.jsonl"
     if not path.is_file():
         raise UserError(f"manifest not found: {path}")
-    with open(path) as f:
-        for lineno, line in enumerate(f, 1):
+    with open(path, encoding="utf-8") as f:
+        lines = enumerate(f, 1)
+        while True:
+            try:
+                lineno, line = next(lines)
+            except StopIteration:
+                return
+            except UnicodeDecodeError:
+                raise UserError(f"{path}: not a manifest (not UTF-8 text; a binary file?)") from None
             if not line.strip():
                 continue
             try:
                 record = ClipRecord.model_validate_json(line)
             except ValidationError as exc:
                 err = exc.errors()[0]
-                field = ".".join(str(p) for p in err["loc"])
-                raise UserError(f"{path}:{lineno}: field {field!r}: {err['msg']}") from None
+                field = ".".join(str(p) for p in err["loc"]) or "record"
+                raise UserError(f"{path}:{lineno}: field {field!r}: {err['msg']}".replace("\n", " ")) from None
             if status is None or record.status == status:
                 yield record
 
