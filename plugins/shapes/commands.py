@@ -39,6 +39,7 @@ def datasets_shapes(
     from vgen_plugins.shapes.dataset import ShapesSettings, generate
 
     from vgen import console
+    from vgen.errors import UserError
 
     settings = ShapesSettings(size=size, frames=frames, fps=fps, seed=seed, audio=audio,
                               two_object_fraction=two_object_fraction, caption_form=caption_form,
@@ -46,6 +47,8 @@ def datasets_shapes(
     with Progress(TextColumn("shapes"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                   console=console.err, disable=console.state.quiet, transient=True) as bar:
         task = bar.add_task("clips", total=None)
+        if workers < 0:
+            raise UserError(f"--workers must be >= 0 (0: one per CPU core), got {workers}")
         result = generate(out, num, settings, workers=workers or None,
                           progress=lambda done, total: bar.update(task, completed=done, total=total))
     console.info(f"wrote {result['written']} clips ({result['skipped']} already there) in {result['seconds']:.1f} s "

@@ -39,6 +39,12 @@ def read_report(path: str | Path) -> dict[str, dict]:
         raise UserError(f"{path}: no such report (write one with `vgen eval shapes DIR --json {path}`)") from None
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise UserError(f"{path}: not a `vgen eval shapes` report ({type(exc).__name__}: {exc})") from None
+    for i, v in enumerate(videos if isinstance(videos, list) else [None]):  # the fields compare reads, by schema
+        ok = (isinstance(v, dict) and isinstance(v.get("video"), str) and isinstance(v.get("prompt"), str)
+              and type(v.get("n_objects")) is int and all(type(v.get(k)) is bool for k in ATTRIBUTES))
+        if not ok:
+            raise UserError(f"{path}: not a `vgen eval shapes` report (video {i}: needs video, prompt, n_objects "
+                            f"and the booleans {', '.join(ATTRIBUTES)})")
     return {Path(v["video"]).name: v for v in videos}
 
 

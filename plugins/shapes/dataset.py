@@ -50,8 +50,14 @@ class ShapesSettings:
         check_frames_4k1(self.frames)
         if self.frames < 5:
             raise UserError(f"--frames must be at least 5 for moving objects, got {self.frames}")
-        if not self.fps > 0:
-            raise UserError(f"--fps must be positive, got {self.fps}")
+        if not 0 < self.fps <= 1000:  # NaN fails too
+            raise UserError(f"--fps must be in (0, 1000], got {self.fps}")
+        if self.size > 4096 or self.frames > 1025:
+            raise UserError(f"--size must be <= 4096 and --frames <= 1025, got {self.size} and {self.frames}")
+        if not 0 <= self.seed < 2**64:
+            raise UserError(f"--seed must be in [0, 2^64), got {self.seed}")
+        if not 0 <= self.crf <= 51:
+            raise UserError(f"crf must be in [0, 51], got {self.crf}")
         if self.clip_format not in ("mp4", "npz"):
             raise UserError(f"--format must be mp4 or npz, got {self.clip_format!r}")
         if self.caption_form not in ("full", "mixed"):
@@ -127,7 +133,12 @@ def check_settings(out: Path, settings: ShapesSettings) -> None:
     path = out / SETTINGS
     wanted = asdict(settings)
     if path.exists():
-        have = json.loads(path.read_text())
+        try:
+            have = json.loads(path.read_text())
+        except ValueError:
+            have = None
+        if not isinstance(have, dict):
+            raise UserError(f"{path}: not a shapes data set's settings (corrupt); use another --out")
         defaults = asdict(ShapesSettings())  # a key a data set predates is its default
         diff = {k: (have.get(k, defaults[k]), v) for k, v in wanted.items() if have.get(k, defaults[k]) != v}
         if diff:
@@ -148,11 +159,25 @@ def generate(out: str | Path, num: int, settings: ShapesSettings, workers: int |
     settings.validate()
     if num < 0:
         raise UserError(f"--num must be >= 0, got {num}")
+    if workers is not None and workers < 1:
+        raise UserError(f"--workers must be >= 0 (0: one per CPU core), got {workers}")
     out = Path(out)
+    _claim(out)
     out.mkdir(parents=True, exist_ok=True)
     with _exclusive(out):
         check_settings(out, settings)
         return _generate(out, num, settings, workers, progress)
+
+
+def _claim(out: Path) -> None:
+    """The one rule for outputs (vgen.io.outputs): a new or empty folder, or a shapes data set to add to."""
+    from vgen.io.outputs import check_writable
+
+    check_writable(out, "--out")
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out {out} is a file, not a folder")
+    if out.is_dir() and not (out / SETTINGS).exists() and any(p.name != ".shapes.lock" for p in out.iterdir()):
+        raise UserError(f"--out {out} is not empty and holds no shapes data set: choose a new folder")
 
 
 @contextmanager
