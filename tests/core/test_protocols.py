@@ -10,7 +10,8 @@ from vgen import registry
 from vgen.contract import STAGE_PROTOCOLS, FlowSampler, PipelineBase, Schedule, VideoPipeline
 
 # the small config each pipeline is checked with (a new pipeline adds its own here)
-PIPELINE_CONFIGS = {"hunyuan-video": "tiny", "shapes": "default", "shapes-edit": "tiny", "moviegen": "tiny"}
+PIPELINE_CONFIGS = {"hunyuan-video": "tiny", "shapes": "default", "shapes-edit": "tiny", "moviegen": "tiny",
+                    "moviegen-shapes": "shapes"}
 # how many arguments the stage of each curation kind is called with (vgen/curate/stages.py)
 STAGE_ARGS = {"source": 1, "split": 1, "cut": 2, "clip": 1, "caption": 1}
 

@@ -105,3 +105,16 @@ def test_torchrun_ulysses_equals_one_process(tmp_path):
         assert proc.returncode == 0, proc.stderr[-3000:]
     one, two = (_frames(sorted((tmp_path / d).glob("*.mp4"))[0]) for d in ("one", "two"))
     assert one.std() > 1 and np.abs(one - two).max() <= 1
+
+
+def test_moviegen_shapes_without_weights_is_one_line(tmp_path, monkeypatch):
+    from vgen_plugins.moviegen import pipeline
+
+    monkeypatch.setattr(pipeline, "WEIGHTS_DIR", tmp_path)
+    from vgen.errors import UserError
+
+    with pytest.raises(UserError, match="train_moviegen_shapes.sh"):
+        pipeline.build_shapes()
+    pipe = pipeline.build_shapes(config="shapes")  # random weights of the shapes preset
+    assert pipe.defaults["frames"] == 17 and pipe.temporal_compression == 8 and pipe.size_multiple == 8
+    assert pipe.encoders["ul2"].tokenizer.tokenize("FPS-8 a red circle") == ["fps", "-", "8", "a", "red", "circle"]
