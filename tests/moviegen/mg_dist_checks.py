@@ -1,5 +1,5 @@
 """Run inside each of 2 gloo processes (spawned by test_mg_parallel.py): the MovieGen DiT split over the group
-through ``pipe.sequence_parallel`` against the same process without it."""
+through ``pipe.sequence_parallel``, and sharded by vgen.train's FSDP2 wrapping, against one process."""
 
 from __future__ import annotations
 
@@ -60,6 +60,43 @@ def check_backward() -> dict:
     return {"grad_diff": float((par - ref).abs().max()), "grad_scale": float(ref.abs().max())}
 
 
+def check_fsdp2() -> dict:
+    """vgen.train's FSDP2 wrapping (+ activation checkpointing) of the DiT: per-step losses of a 2-rank run (1 sample
+    each) vs one process on the 2-sample batch."""
+    from vgen.train.distributed import Dist, checkpoint_activations, wrap
+
+    rank, world = dist.get_rank(), dist.get_world_size()
+    x, t, text = _inputs(_pipe(), 1)
+    target = torch.randn(2, 4, 1, 6, 8, generator=torch.Generator().manual_seed(9))
+
+    def train(dit, part: slice):
+        opt = torch.optim.AdamW(dit.parameters(), lr=1e-3)
+        losses = []
+        for _ in range(3):
+            loss = torch.nn.functional.mse_loss(dit(x[part], t[part], **{k: v[part] for k, v in text.items()}),
+                                                target[part])
+            loss.backward()
+            opt.step()
+            opt.zero_grad()
+            value = loss.detach().clone()
+            if part != slice(None):
+                dist.all_reduce(value)
+                value /= world
+            losses.append(float(value))
+        return losses
+
+    ref = train(_pipe().transformer.requires_grad_(True), slice(None))
+    dit = _pipe().transformer.requires_grad_(True)
+    checkpoint_activations(dit)
+    dit = wrap(dit, Dist(rank, world, rank, "fsdp"), torch.device("cpu"), mixed_bf16=False)
+    from torch.distributed.tensor import DTensor
+
+    sharded = all(isinstance(p, DTensor) for p in dit.parameters())
+    par = train(dit, slice(rank, rank + 1))
+    return {"diff": max(abs(a - b) for a, b in zip(par, ref, strict=True)), "sharded": int(sharded),
+            "first": ref[0], "last": ref[-1]}
+
+
 def worker(rank: int, world: int, init_file: str, out_dir: str) -> None:
     import json
     import os
@@ -69,7 +106,7 @@ def worker(rank: int, world: int, init_file: str, out_dir: str) -> None:
     torch.set_num_threads(1)
     dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world)
     results = {}
-    for name, check in (("forward", check_forward), ("backward", check_backward)):
+    for name, check in (("forward", check_forward), ("backward", check_backward), ("fsdp2", check_fsdp2)):
         try:
             results[name] = check()
         except Exception:  # the test prints it

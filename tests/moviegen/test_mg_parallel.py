@@ -1,4 +1,5 @@
-"""The MovieGen DiT sequence-parallel (Ulysses) over 2 gloo processes equals one process, forward and backward."""
+"""The MovieGen DiT over 2 gloo processes equals one process: sequence-parallel (Ulysses) forward and backward,
+FSDP2 training with activation checkpointing."""
 
 import json
 import os
@@ -37,3 +38,9 @@ def test_sequence_parallel_gradients_equal_one_process(results):
     for r in results:
         assert r["backward"]["grad_scale"] > 0
         assert r["backward"]["grad_diff"] < 1e-4 * r["backward"]["grad_scale"]
+
+
+def test_fsdp2_training_equals_one_process(results):
+    for r in results:
+        assert r["fsdp2"]["sharded"] == 1 and r["fsdp2"]["last"] < r["fsdp2"]["first"]
+        assert r["fsdp2"]["diff"] < 1e-5 * r["fsdp2"]["first"]
