@@ -36,6 +36,7 @@ def write_pairs(out: str | Path, num: int, seed: int = 0, size: int = 64, frames
     from vgen_plugins.shapes.edit_pairs import make_pair
     from vgen_plugins.shapes.world import render
 
+    from vgen.io.outputs import claim_dir
     from vgen.io.video import write_video
 
     out = Path(out)
@@ -43,6 +44,7 @@ def write_pairs(out: str | Path, num: int, seed: int = 0, size: int = 64, frames
         raise UserError(f"{out} holds a manifest already; use another --out")
     if num < 1:
         raise UserError(f"--num must be >= 1, got {num}")
+    claim_dir(out, "datasets shapes-edits")  # a new or empty folder (vgen.io.outputs): never into the user's files
     start = time.perf_counter()
     records, instruction_jobs, prompt_jobs = [], [], []
     for i in range(num):

@@ -60,9 +60,9 @@ OPTIONS = ("opset", "precision", "timing_cache")  # the settings a format may re
 
 def run_export(fmt: str, s) -> dict:
     """Export with ``ExportSettings`` ``s`` as the registered format ``fmt``; returns the manifest."""
-    device = torch.device(s.device)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise UserError("--device cuda but CUDA is not available here")
+    from vgen.device import pick_device
+
+    device = pick_device(s.device)  # one line for a device this machine lacks (cuda, mps, an unknown name)
     options = {k: getattr(s, k) for k in OPTIONS}
     exporter, _ = prepare(fmt, s.dtype, device, None, options)  # a wrong format or option fails before any model
     claim_dir(s.out, "export", overwrite=s.overwrite, inputs=[s.weights], create=False)  # and so does --out
