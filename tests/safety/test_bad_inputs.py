@@ -113,6 +113,8 @@ CASES = {
     "train-recipe-binary": [*TR, "--data", "{w}/data", "--recipe", "{w}/recipe_binary.toml"],
     "train-pipeline-unknown": [*TR, "--data", "{w}/data", "--pipeline", "nonesuch"],
     "train-distributed-unknown": [*TR, "--data", "{w}/data", "--distributed", "nope"],
+    "train-bucket-8192": [*TR, "--data", "{w}/data", "--set", 'stages=[{"buckets": [[1, 8192, 8192]]}]'],
+    "train-bucket-not-4k1": [*TR, "--data", "{w}/data", "--set", 'stages=[{"buckets": [[6, 64, 64]]}]'],
     "train-weights-missing": [*TR, "--data", "{w}/data", "--weights", "{w}/nope"],
     # ---- train cache
     "cache-out-is-data": [*TC, "--out", "{w}/data"],

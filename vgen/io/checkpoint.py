@@ -23,11 +23,19 @@ def _parse_size(size: int | str) -> int:
     if isinstance(size, int):
         return size
     units = {"KB": 10**3, "MB": 10**6, "GB": 10**9, "KIB": 2**10, "MIB": 2**20, "GIB": 2**30}
-    s = size.strip().upper()
-    for unit, mult in sorted(units.items(), key=lambda kv: -len(kv[0])):
-        if s.endswith(unit):
-            return int(float(s[: -len(unit)]) * mult)
-    return int(s)
+    s = str(size).strip().upper()
+    try:
+        for unit, mult in sorted(units.items(), key=lambda kv: -len(kv[0])):
+            if s.endswith(unit):
+                value = float(s[: -len(unit)]) * mult
+                break
+        else:
+            value = float(s)
+        if not 1 <= value < 2**63:  # NaN fails too
+            raise ValueError
+    except ValueError:
+        raise UserError(f"shard size {size!r}: use a positive size such as 5GB, 500MB or 2GiB") from None
+    return int(value)
 
 
 def write_weights(folder: Path, state_dict: dict[str, torch.Tensor], max_shard_size: int | str = "5GB",

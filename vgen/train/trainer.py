@@ -39,7 +39,18 @@ def build_pipeline(s: TrainSettings, device, dtype=torch.float32):
     if not getattr(pipe, "weight_files", list)() and os.environ.get("RANK", "0") == "0":  # no files: random weights
         console.info(f"note: no --weights: {s.pipeline} starts from random weights (config {s.config!r}); "
                      "--weights FOLDER fine-tunes trained ones")
+    check_buckets_fit(s, pipe, device)
     return pipe
+
+
+def check_buckets_fit(s: TrainSettings, pipe, device) -> None:
+    """A bucket that cannot fit the device even one clip at a time is refused before any data is read (vgen.memory:
+    the sampling estimate of one clip, a lower bound of what training it needs)."""
+    from vgen.memory import check_video_fits
+
+    for stage in s.stages:
+        for f, h, w in stage.buckets:
+            check_video_fits(pipe, 1, f, h, w, torch.device(device), 17 * 512 * 512, "on", what="training bucket")
 
 
 def lr_at(s: TrainSettings, step: int) -> float:
