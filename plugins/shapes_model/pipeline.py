@@ -196,26 +196,20 @@ class ShapesPipeline(VAELatents, PipelineBase):
         """{"input_ids", "attention_mask"}: (B, 32) each; the text encoder runs inside the denoiser."""
         if isinstance(prompts, str):
             prompts = [prompts]
-        self._warn_outside_grammar(prompts)
         enc = self.tokenizer(prompts, padding="max_length", truncation=True, max_length=MAX_TOKENS,
                              return_tensors="pt")
         device = device or self.device
         return {"input_ids": enc["input_ids"].to(device), "attention_mask": enc["attention_mask"].to(device)}
 
-    def _warn_outside_grammar(self, prompts: list[str]) -> None:
-        """Each prompt the model was not trained on is named once (a smear without a word surprises). Pipelines
-        built on this one whose prompts are other texts (shapes-edit: instructions) check their own."""
-        from vgen import console
-
-        if self.name != ShapesPipeline.name:
-            return
+    def prompt_warning(self, prompt: str) -> str | None:
+        """The line that names what the model was not trained on in ``prompt`` (a smear without a word surprises),
+        once a prompt (vgen.flow.loop.check_prompts warns with it). Pipelines built on this one whose prompts are
+        other texts (shapes-edit: instructions) check their own."""
         warned = self.__dict__.setdefault("_warned", set())
-        for prompt in dict.fromkeys(prompts):
-            if prompt not in warned:
-                warned.add(prompt)
-                message = prompt_warning(prompt)
-                if message:
-                    console.warn(message)
+        if self.name != ShapesPipeline.name or prompt in warned:
+            return None
+        warned.add(prompt)
+        return prompt_warning(prompt)
 
     def denoise(self, latents, timestep, text, guidance=None):
         batch = latents.shape[0]

@@ -111,3 +111,10 @@ def test_from_resolves_relative_paths_against_the_sidecar_folder(toy_registered,
     assert main(["-q", "sample", "--from", str(work / "o" / "000-a-red-ball-seed0.json"), "--out", "r"]) == 0
     first, again = (read_video(f / "000-a-red-ball-seed0.mp4", audio=False).frames for f in (work / "o", elsewhere / "r"))
     assert np.array_equal(first, again)
+
+
+def test_export_defaults_to_the_pipeline_sample_does():
+    from vgen.export.settings import ExportSettings
+    from vgen.sample.settings import SampleSettings
+
+    assert ExportSettings().pipeline == SampleSettings().pipeline == "shapes"

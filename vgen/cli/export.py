@@ -15,7 +15,7 @@ from vgen.hookspecs import hookimpl
 def export_command(
     fmt: str = typer.Argument(..., metavar="FORMAT", help="A registered export format (`vgen plugins`): onnx, "
                                                           "tensorrt, aoti or a plugin's."),
-    pipeline: str | None = typer.Option(None, help="Pipeline family (`vgen plugins`); default: hunyuan-video."),
+    pipeline: str | None = typer.Option(None, help="Pipeline family (`vgen plugins`); default: shapes, as vgen sample."),
     weights: Path | None = typer.Option(None, help="Weights folder (diffusers layout); unset: random weights."),
     config: str | None = typer.Option(None, help="Preset for random weights, e.g. tiny."),
     out: Path | None = typer.Option(None, help="Engine directory to write (default: engines)."),

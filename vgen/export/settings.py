@@ -21,7 +21,7 @@ from vgen.settings import section
 class ExportSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="VGEN_EXPORT_", extra="forbid")
 
-    pipeline: str = "hunyuan-video"  # registered pipeline family
+    pipeline: str = "shapes"  # registered pipeline family (the default of vgen sample too)
     weights: Path | None = None  # diffusers-layout folder; unset builds random weights from `config`
     config: str | None = None  # preset for random weights (e.g. "tiny")
     parts: str = "dit,vae_decoder"  # what to export: dit, vae_decoder, text_encoder, text_encoder_2

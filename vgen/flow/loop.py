@@ -76,6 +76,11 @@ def check_prompts(pipe, prompts: list[str]) -> list[str]:
     for p in prompts:
         if not isinstance(p, str) or not p.strip():
             raise UserError("empty prompt")
+    advise = getattr(pipe, "prompt_warning", None)  # optional: what the model does not understand (once a prompt)
+    for p in dict.fromkeys(prompts) if callable(advise) else ():
+        message = advise(p)
+        if message:
+            console.warn(message)
     limit = getattr(pipe, "max_prompt_tokens", None)
     count = _token_counter(pipe) if limit else None
     truncated = []
