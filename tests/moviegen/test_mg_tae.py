@@ -67,13 +67,13 @@ def _perturbed_tae(seed=0):
                             and "attentions_temporal" not in k})
         for name, p in tae.named_parameters():
             if ".temporal." in name:
-                p.add_(torch.randn_like(p) * 0.003)
+                p.add_(torch.randn_like(p) * 0.002)
     return tae
 
 
 def test_tiled_equals_untiled():
     tae = _perturbed_tae()
-    t = torch.linspace(0, 1, 25)
+    t = torch.linspace(0, 1, 17)
     video = (torch.sin(6 * t)[None, None, :, None, None] * torch.rand(1, 3, 1, 16, 16)).contiguous()
     with torch.no_grad():
         tiled = tae.encode(video).mean
@@ -82,7 +82,7 @@ def test_tiled_equals_untiled():
         tae.use_temporal_tiling = False
         whole = tae.encode(video).mean
         dec_whole = tae.decode(z)
-    assert tiled.shape == whole.shape == (1, 4, 7, 4, 4) and dec_tiled.shape == dec_whole.shape == (1, 3, 25, 16, 16)
+    assert tiled.shape == whole.shape == (1, 4, 5, 4, 4) and dec_tiled.shape == dec_whole.shape == (1, 3, 17, 16, 16)
     assert (tiled - whole).abs().max() < 0.02 * whole.abs().max()
     assert (dec_tiled - dec_whole).abs().max() < 0.02 * dec_whole.abs().max()
     assert (dec_tiled - dec_whole).abs().max() > 0  # the tiles really were decoded apart
