@@ -118,3 +118,23 @@ def test_export_defaults_to_the_pipeline_sample_does():
     from vgen.sample.settings import SampleSettings
 
     assert ExportSettings().pipeline == SampleSettings().pipeline == "shapes"
+
+
+@pytest.mark.parametrize("command", [["sample"], ["export"], ["train", "run"]])
+def test_every_option_of_the_first_hour_commands_shows_a_default(command):
+    """Options whose default is resolved later (recipe, pipeline) say so instead of showing nothing."""
+    import click
+    import typer
+
+    from vgen.cli import build_app
+
+    group = typer.main.get_command(build_app())
+    cmd = group
+    for name in command:
+        cmd = cmd.commands[name]
+    silent = [p.name for p in cmd.params if isinstance(p, click.Option) and not p.is_flag and p.default is None
+              and p.show_default in (None, False, True) and p.name not in ("recipe", "set_values", "data", "cache",
+                                                                            "opt_shape", "max_shape", "timing_cache",
+                                                                            "stop_at", "prompts_file", "image",
+                                                                            "engine_dir", "lora", "from_sidecar")]
+    assert not silent, silent

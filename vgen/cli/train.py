@@ -35,13 +35,17 @@ def _settings(recipe, set_values, **overrides):
 @train_app.command("run")
 def run_command(
     recipe: str | None = typer.Option(None, "--recipe", "-r", help="Recipe name or TOML path with a [train] section."),
-    out: Path | None = typer.Option(None, help="Run folder: checkpoints, metrics.jsonl, loss.png, final/."),
-    resume: str | None = typer.Option(None, help="A checkpoint folder, or 'auto' for the newest one under --out."),
+    out: Path | None = typer.Option(None, help="Run folder: checkpoints, metrics.jsonl, loss.png, final/.",
+                                    show_default="recipe's, else runs/train"),
+    resume: str | None = typer.Option(None, help="A checkpoint folder, or 'auto' for the newest one under --out.",
+                                      show_default="a new run"),
     data: Path | None = typer.Option(None, help="Manifest (manifest.jsonl or its folder)."),
     cache: Path | None = typer.Option(None, help="Latent cache folder from `vgen train cache` (instead of --data)."),
-    pipeline: str | None = typer.Option(None, help="Pipeline family to train."),
-    weights: Path | None = typer.Option(None, help="Start from this pipeline folder."),
-    distributed: str | None = typer.Option(None, help="auto | ddp | fsdp (under torchrun)."),
+    pipeline: str | None = typer.Option(None, help="Pipeline family to train.",
+                                        show_default="recipe's, else hunyuan-video"),
+    weights: Path | None = typer.Option(None, help="Start from this pipeline folder (LoRA: docs/lora.md).",
+                                        show_default="random weights from the recipe's config (said in a note)"),
+    distributed: str | None = typer.Option(None, help="auto | ddp | fsdp (under torchrun).", show_default="auto"),
     set_values: list[str] | None = typer.Option(None, "--set", help="Any [train] field: FIELD=VALUE (JSON value)."),
     stop_at: int | None = typer.Option(None, "--stop-at", help="Checkpoint and stop at this step (resume later)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Start over in a run folder that holds a run (its "
