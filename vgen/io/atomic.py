@@ -65,8 +65,8 @@ def atomic_dir(target: str | os.PathLike, replace: bool = False):
             raise UserError(f"{target} exists and is not a folder: choose another output")
         ours = (target / MARKER).is_file() or (target.parent / MARKER).is_file() or not any(target.iterdir())
         if not (replace or ours):
-            raise UserError(f"{target} already exists and vgen did not write it: choose another output folder, "
-                            "or pass --overwrite")
+            raise UserError(f"{target} already exists and vgen did not write it: choose another output folder "
+                            "(vgen never replaces a folder it did not make)")
     target.parent.mkdir(parents=True, exist_ok=True)
     _remove_stale(target.parent, f".{target.name}.", ".tmp")
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
