@@ -27,7 +27,8 @@ def register_pipelines(register):
              description="MovieGen text-to-video: TAE + LLaMa-style DiT + UL2/ByT5/MetaCLIP (weights=DIR; "
                          "config='tiny' | 'shapes' | '30b')")
     register("moviegen-shapes", _shapes,
-             description="MovieGen at small size trained on the shapes world (64x64x17; shipped weights)")
+             description="MovieGen at small size for the shapes world (64x64x17): shipped weights when the "
+                         "package has them, weights=DIR from scripts/train_moviegen_shapes.sh, config='shapes'")
 
 
 @hookimpl
