@@ -190,8 +190,9 @@ def with_hub_weights(s: SampleSettings) -> SampleSettings:
     return s if local == s.weights else s.model_copy(update={"weights": local})
 
 
-def with_guidance_scale(s: SampleSettings, pipe) -> SampleSettings:
-    """diffusers' ``guidance_scale`` moved to what it means on ``pipe`` (vgen.flow.names), said once."""
+def with_guidance_scale(s: SampleSettings, pipe, say: bool = True) -> SampleSettings:
+    """diffusers' ``guidance_scale`` moved to what it means on ``pipe`` (vgen.flow.names), said once (``say``: by the
+    process that writes; every rank of a parallel run moves it alike)."""
     from vgen.flow.names import resolve_guidance_scale
 
     try:
@@ -199,7 +200,7 @@ def with_guidance_scale(s: SampleSettings, pipe) -> SampleSettings:
                                                                            "guidance_scale"}))
     except ValueError as exc:
         raise UserError(str(exc)) from None
-    if note:
+    if note and say:
         console.info(note)
     return s.model_copy(update={**options, "guidance_scale": None})
 
@@ -285,7 +286,7 @@ def _sample_all(s: SampleSettings, specs: list[PromptSpec], as_json: bool, repla
     t0 = time.perf_counter()
     pipe, device, dtype = load_pipeline(s)
     _check_memory(s, pipe, device)
-    s = with_guidance_scale(s, pipe) if main else s.model_copy(update={"guidance_scale": None})
+    s = with_guidance_scale(s, pipe, say=main)
     out = Outputs.of(s, pipe, time.perf_counter() - t0, replayed) if main else None
     placement = Placement(pipe, device, s.offload)
     results, notes = [], Notes(pipe, s.shift is not None)
