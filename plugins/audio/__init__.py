@@ -6,8 +6,9 @@ added per latent frame, prompt by cross-attention, context spans for infilling a
 ``vgen.contract.AudioModel``, windowed long generation, model folders), ``training`` (the "audio-ae" and "audio-dit"
 training targets of ``vgen train``), ``data`` (clips + sound from a manifest).
 
-Registered: audio model ``shapes-dub`` (the shapes world's sound, weights shipped under ``weights/shapes-dub``) and
-``moviegen-audio`` (48 kHz, 25 Hz latents, CLIP features; bring your weights); video features ``pixels`` and ``clip``.
+Registered: audio model ``shapes-dub`` (the shapes world's sound; its weights load from ``weights/shapes-dub`` once
+they ship, see docs/dub.md, else ``--weights`` / ``--config``) and ``moviegen-audio`` (48 kHz, 25 Hz latents, CLIP
+features; bring your weights); video features ``pixels`` and ``clip``.
 """
 
 from vgen.hookspecs import hookimpl
