@@ -1,5 +1,6 @@
-"""Editor ``shapes-instruct``: samples the edited video from noise with pipeline ``shapes-edit``, the source
-video's latents beside the noisy ones and the instruction as the text (MovieGen Edit). Instructions outside the
+"""Editor ``shapes-instruct``: samples the edited video with pipeline ``shapes-edit``, the source video's latents
+beside the noisy ones and the instruction as the text (MovieGen Edit), from the source noised to ``strength`` (1: from
+pure noise), with CFG on the instruction (the empty instruction, same source, as the unconditional text). Instructions outside the
 forms it was trained on get a one-line warning listing them (the model still runs on what it was given)."""
 
 from __future__ import annotations
@@ -11,6 +12,10 @@ from vgen.contract.edit import EditRequest
 from vgen.errors import UserError
 
 SIZE = (17, 64, 64)  # frames, height, width: the shapes world's videos, the only size it was trained on
+# Sampling starts from the source noised to this sigma, not from pure noise: the editor was trained with
+# logit-normal sigmas, which leave sigma ~1 almost unseen, and from pure noise it lost the source (5/14 edits right
+# vs 8/14 from 0.9 with guidance 3 on held-out pairs; guidance 6: 6/14; CPU checks before the 200-case eval)
+DEFAULT_STRENGTH = 0.9
 
 
 class InstructEditor:
@@ -19,15 +24,16 @@ class InstructEditor:
     def edit(self, pipe, latents: torch.Tensor, request: EditRequest, generator: torch.Generator):
         from vgen_plugins.shapes.edit_pairs import FORMS, parse_instruction
 
-        from vgen.flow import schedules
+        from vgen.flow.flowedit import edit_sigmas
         from vgen.flow.guidance import GuidedVelocity
         from vgen.flow.loop import module_place, resolve_options
         from vgen.pipeline import latent_shape
 
         if getattr(pipe, "name", None) != "shapes-edit":
             raise UserError("editor shapes-instruct runs on pipeline shapes-edit")
-        if request.strength is not None:
-            raise UserError("shapes-instruct samples the edit from noise: --strength is for flowedit and sdedit")
+        strength = DEFAULT_STRENGTH if request.strength is None else float(request.strength)
+        if not 0.0 < strength <= 1.0:
+            raise UserError(f"--strength must be in (0, 1] (the sigma sampling starts at), got {strength}")
         if tuple(latents.shape) != latent_shape(pipe, 1, *SIZE):
             raise UserError("shapes-instruct edits 64x64 videos of 17 frames (refused, not resized)")
         instruction = request.instruction or ""
@@ -42,10 +48,12 @@ class InstructEditor:
         if opts["guidance"] != 1.0:  # the instruction left out, the source kept
             uncond = {**pipe.encode_prompt([""], device=device, dtype=dtype), "source": source}
         velocity = GuidedVelocity(pipe, cond, uncond, scale=opts["guidance"], device=device, dtype=dtype)
-        sigmas = schedules.sigmas(opts["schedule"], opts["steps"], opts["shift"]).to(device)
-        x = torch.randn(latents.shape, generator=generator, dtype=torch.float32).to(device)
+        sigmas = edit_sigmas(pipe, strength, opts["steps"]).to(device)
+        noise = torch.randn(latents.shape, generator=generator, dtype=torch.float32).to(device)
+        x = sigmas[0] * noise + (1 - sigmas[0]) * source
         solver = registry.get("sampler", opts["sampler"]).factory()
         z = solver.sample(velocity, x, sigmas).float()
         return z, {"steps": opts["steps"], "schedule": opts["schedule"], "shift": opts["shift"],
                    "guidance": opts["guidance"], "sampler": opts["sampler"], "model_calls": velocity.calls,
+                   "strength": strength, "start_sigma": float(sigmas[0]),
                    "kind": parsed[0] if parsed else None}

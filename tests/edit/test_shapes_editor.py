@@ -32,7 +32,8 @@ def test_zero_initialised_editor_is_the_text_to_video_model():
     assert not pipe.source_in.weight.any()
     source = torch.randn(1, 4, 5, 8, 8)
     instruction = "make the red circle blue"
-    edited, info = InstructEditor().edit(pipe, source, EditRequest(instruction=instruction, steps=3),
+    edited, info = InstructEditor().edit(pipe, source, EditRequest(instruction=instruction, steps=3, strength=1.0,
+                                                                     guidance=1.0),
                                          torch.Generator().manual_seed(7))
     noise = torch.randn(source.shape, generator=torch.Generator().manual_seed(7))
     plain = generate(base, [instruction], steps=3, guidance=1.0, latents=noise, decode=False, progress=False)
@@ -40,7 +41,8 @@ def test_zero_initialised_editor_is_the_text_to_video_model():
     assert not torch.allclose(edited, noise)
     with torch.no_grad():  # and the source does reach the DiT once source_in is not zero
         torch.nn.init.normal_(pipe.source_in.weight)
-        again, _ = InstructEditor().edit(pipe, source, EditRequest(instruction=instruction, steps=3),
+        again, _ = InstructEditor().edit(pipe, source, EditRequest(instruction=instruction, steps=3, strength=1.0,
+                                                                     guidance=1.0),
                                          torch.Generator().manual_seed(7))
     assert not torch.allclose(again, plain.latents, atol=1e-3)
 
@@ -76,7 +78,7 @@ def test_vgen_edit_instruction_uses_the_trained_editor_and_from_replays(tmp_path
     data = json.loads(side.read_text())
     assert (data["method"], data["pipeline"], data["instruction"]) == ("shapes-instruct", "shapes-edit",
                                                                        "make the red circle blue")
-    assert data["edit"]["kind"] == "colour" and data["edit"]["model_calls"] == 2
+    assert data["edit"]["kind"] == "colour" and data["edit"]["model_calls"] >= 1 and data["edit"]["start_sigma"] <= 0.9
     assert main(["-q", "edit", "--from", str(side), "--out", str(tmp_path / "b")]) == 0
     assert (tmp_path / "b" / data["video"]).read_bytes() == (tmp_path / "a" / data["video"]).read_bytes()
     capsys.readouterr()
@@ -84,7 +86,7 @@ def test_vgen_edit_instruction_uses_the_trained_editor_and_from_replays(tmp_path
                  str(tmp_path / "c")]) == 0
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "none of the forms" in err and "remove the {colour} {shape}" in err
-    assert main(["edit", str(src), "make the red circle blue", "--config", "tiny", "--strength", "0.5"]) == 2
+    assert main(["edit", str(src), "make the red circle blue", "--config", "tiny", "--strength", "0"]) == 2
 
 
 def test_edit_cache_trains_with_vgen_train(tmp_path):
