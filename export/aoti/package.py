@@ -3,6 +3,7 @@ one device, checked to load in a child process, and the runtime that runs it."""
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import subprocess
 import sys
@@ -35,6 +36,52 @@ def inductor_configs(module: torch.nn.Module) -> dict:
     return {"aot_inductor.force_mmap_weights": True} if size > MMAP_WEIGHTS_BYTES else {}
 
 
+@contextlib.contextmanager
+def _tolerant_stride_checks():
+    """Inductor's convolution lowering asks whether an input's dynamic strides are ordered; for a 3D conv whose input
+    is a padded dynamic-shape buffer (the HunyuanVideo VAE decoder on the CPU) the value-range analysis of that
+    question raises ValueRangeError ("Invalid ranges [0:-1]") instead of answering "unknown". The check is named
+    ``..._or_false``: an undecidable comparison is False, so that is the answer given here (the stride order is then
+    enforced by a copy; the parity gate checks the result)."""
+    from torch._inductor import ir
+    from torch.utils._sympy.value_ranges import ValueRangeError
+
+    real = ir.Layout.__dict__.get("_stride_expr_ge_or_false")
+    if real is None:  # another torch: nothing to work around
+        yield
+        return
+    func = real.__func__ if isinstance(real, staticmethod) else real
+
+    def tolerant(*args):
+        try:
+            return func(*args)
+        except ValueRangeError:
+            return False
+
+    ir.Layout._stride_expr_ge_or_false = staticmethod(tolerant) if isinstance(real, staticmethod) else tolerant
+    from torch.fx.experimental.symbolic_shapes import ShapeEnv
+
+    static = ShapeEnv._maybe_evaluate_static
+
+    def maybe_static(self, *args, **kwargs):  # a symbol without a range: the expression is "not known statically"
+        try:
+            return static(self, *args, **kwargs)
+        except AssertionError as exc:
+            if "vr must not be None" not in str(exc):
+                raise
+            return None
+
+    for name in ("cache_clear", "cache_info"):  # the original is an lru_cache that torch clears
+        if hasattr(static, name):
+            setattr(maybe_static, name, getattr(static, name))
+    ShapeEnv._maybe_evaluate_static = maybe_static
+    try:
+        yield
+    finally:
+        ir.Layout._stride_expr_ge_or_false = real
+        ShapeEnv._maybe_evaluate_static = static
+
+
 def export(part: Part, example: list[torch.Tensor], folder: Path) -> list[str]:
     path = folder / f"{part.name}.pt2"
     # only warnings are silenced; stdout stays connected: the compile takes minutes for a large model, and if it
@@ -47,8 +94,9 @@ def export(part: Part, example: list[torch.Tensor], folder: Path) -> list[str]:
         console.info(f"traced {part.name} in {time.perf_counter() - start:.0f} s; compiling with AOTInductor "
                      f"(minutes for a large model) ...")
         start = time.perf_counter()
-        torch._inductor.aoti_compile_and_package(program, package_path=str(path),
-                                                 inductor_configs=inductor_configs(part.module))
+        with _tolerant_stride_checks():
+            torch._inductor.aoti_compile_and_package(program, package_path=str(path),
+                                                     inductor_configs=inductor_configs(part.module))
         console.info(f"compiled {path.name} ({path.stat().st_size / 1e6:.0f} MB) in {time.perf_counter() - start:.0f} s")
     check_loads(path, example[0].device)
     return [path.name]
