@@ -35,7 +35,7 @@ def _moviegen_audio(weights=None, config=None, device="cpu", **options):
 @hookimpl
 def register_audio_models(register):
     register("shapes-dub", _shapes_dub, default=True,
-             description="sound of shapes-world videos: hums by colour, clicks at bottom contacts (16 kHz, shipped)")
+             description="sound of shapes-world videos: hums by colour, clicks at bottom contacts (16 kHz; weights: docs/dub.md)")
     register("moviegen-audio", _moviegen_audio,
              description="MovieGen Audio layout: 48 kHz, 25 Hz latents, CLIP frame features (--weights needed)")
 

@@ -37,6 +37,8 @@ def dub_command(
         settings, videos, data = run.replay(from_sidecar, flags)
         run.dub_videos(settings, videos, as_json=as_json, replayed=data)
         return
+    if not videos:
+        raise UserError("no video given (vgen dub VIDEO.mp4 ... --out DIR, or --from SIDECAR)")
     if out is None:
         raise UserError("--out DIR is needed (where the dubbed videos go)")
     settings = run.DubSettings(**{k: v for k, v in flags.items() if v is not None})
