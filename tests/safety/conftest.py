@@ -102,9 +102,37 @@ def build(w: Path) -> Path:
     (w / "sidecar_bad.json").write_text(json.dumps({"prompt": 3, "settings": {"guidance": "nan"}}))
     (w / "sidecar_nan.json").write_text('{"prompt": "a red circle", "settings": {"guidance": NaN}}')
     (w / "lora_bad.safetensors").write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not json at all}")
+    _lying_weights(w)
     (w / "inputs").mkdir()
     _clip(w / "inputs" / "v.mp4")
     return w
+
+
+def _lying_weights(w: Path) -> None:
+    """Copies of a tiny default-model folder whose transformer config or weights lie."""
+    import shutil
+
+    import torch
+
+    from vgen import plugins, registry
+
+    plugins.load_plugins()
+    pipe = registry.get("pipeline", "shapes").factory(weights=None, config="tiny", device=torch.device("cpu"),
+                                                       dtype=torch.float32)
+    pipe.save(w / "w_ok")
+    config = json.loads((w / "w_ok" / "transformer" / "config.json").read_text())
+    damage = {"w_type": json.dumps({**config, "in_channels": "four"}),
+              "w_negative": json.dumps({**config, "in_channels": -3}),
+              "w_nan": json.dumps({**config, "rope_theta": float("nan")}),
+              "w_list": "[1, 2]", "w_config_binary": bytes(range(256))}
+    for name, text in {**damage, "w_weights": None}.items():
+        shutil.copytree(w / "w_ok", w / name)
+        target = w / name / "transformer" / "config.json"
+        if text is None:
+            target = next((w / name / "transformer").glob("*.safetensors"))
+            text = b"\x10\x00\x00\x00\x00\x00\x00\x00{not json at all}"
+        target.write_bytes(text if isinstance(text, bytes) else text.encode())
+    shutil.rmtree(w / "w_ok")
 
 
 @pytest.fixture(scope="session")

@@ -91,8 +91,8 @@ def read_config(folder: str | Path) -> dict:
     if not path.is_file():
         raise UserError(f"missing config: {path}")
     try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise UserError(f"{path}: invalid JSON: {exc}") from None
 
 

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import math
 from pathlib import Path
 
 import torch
+
+from vgen.errors import UserError
 
 DIFFUSERS_VERSION = "0.32.1"  # written into saved configs; the layout has not changed since
 
@@ -45,6 +48,29 @@ def make_config(config_cls, data: dict):
     return config_cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items() if k in known})
 
 
+def check_config_types(config_cls, data, path) -> None:
+    """The config's schema is its dataclass: every known field must have its default's type (an int where an int
+    is, a list where a tuple is; a float field takes an int), so a hand-edited config is one line, not a crash."""
+    if not isinstance(data, dict):
+        raise UserError(f"{path}: a config is a JSON object, got {type(data).__name__}")
+    if not dataclasses.is_dataclass(config_cls):
+        return
+    kinds = {bool: (bool,), int: (int,), float: (int, float), str: (str,), tuple: (list, tuple), list: (list, tuple)}
+    for f in dataclasses.fields(config_cls):
+        if f.name not in data or data[f.name] is None:
+            continue
+        default = f.default if f.default is not dataclasses.MISSING else (
+            f.default_factory() if f.default_factory is not dataclasses.MISSING else None)
+        want = kinds.get(type(default))
+        value = data[f.name]
+        if want and (not isinstance(value, want) or (isinstance(value, bool) and bool not in want)):
+            raise UserError(f"{path}: field {f.name!r} must be {type(default).__name__}, got {value!r}")
+        if type(default) is int and default >= 0 and isinstance(value, int) and value < 0:  # sizes, counts
+            raise UserError(f"{path}: field {f.name!r} must be >= 0, got {value!r}")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise UserError(f"{path}: field {f.name!r} must be finite, got {value!r}")
+
+
 def config_json(config, class_name: str) -> dict:
     """The config.json dict of a config dataclass, under diffusers' class name (tuples written as lists)."""
     data = config.to_dict() if hasattr(config, "to_dict") else dataclasses.asdict(config)
@@ -57,8 +83,14 @@ def load_module(model_cls, config_cls, folder: Path, device, dtype) -> torch.nn.
     comes back in eval mode with gradients off."""
     from vgen.io.checkpoint import load_into, read_config
 
-    config = make_config(config_cls, read_config(folder))
-    with empty_weights():
-        model = model_cls(config)
+    data = read_config(folder)
+    check_config_types(config_cls, data, Path(folder) / "config.json")
+    try:
+        config = make_config(config_cls, data)
+        with empty_weights():
+            model = model_cls(config)
+    except (TypeError, ValueError, ZeroDivisionError, RuntimeError) as exc:  # a config it cannot be built from
+        raise UserError(f"{Path(folder) / 'config.json'}: cannot build the model from it "
+                        f"({type(exc).__name__}: {exc})".replace("\n", " ")) from None
     load_into(model, folder, dtype=dtype, device=device)
     return model.to(device=device).eval().requires_grad_(False)
