@@ -5,7 +5,7 @@ import subprocess
 import sys
 import textwrap
 
-LIBRARY = ("vgen.sample", "vgen.train", "vgen.curate", "vgen.io", "vgen.nn", "vgen.contract", "vgen.registry")
+LIBRARY = ("vgen.sample", "vgen.train", "vgen.curate", "vgen.io", "vgen.nn", "vgen.flow", "vgen.edit", "vgen.dub", "vgen.export", "vgen.engines", "vgen.contract", "vgen.registry")
 
 
 def test_library_imports_and_registry_lookups_import_no_cli():

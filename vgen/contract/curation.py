@@ -42,7 +42,8 @@ class CutStage(Protocol):
 class ClipStage(Protocol):
     """kind ``clip``: adds ``clip.scores`` / ``clip.labels`` and may ``clip.reject(reason)``.
 
-    Every clip stage runs on every candidate (the report has every score); the first rejection is the reason.
+    Every clip stage runs on every candidate (the report has every score); every failing check is recorded in
+    ``clip.reasons``, the first one is the headline ``reason``.
     """
 
     def __call__(self, clip: ClipContext) -> None: ...
