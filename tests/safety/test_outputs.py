@@ -90,6 +90,32 @@ def test_killed_writer_leaves_a_temporary_that_the_next_run_removes(tmp_path):
     assert (out / "001-x-seed0.mp4").read_bytes() == b"done"
 
 
+def test_killed_folder_write_is_cleaned_by_the_next_write_of_that_folder(tmp_path):
+    """SIGKILL while a folder (a cache, an engine) is being written: the old folder stays, and the next write of the
+    same folder removes the temporary the killed one left beside it."""
+    target = tmp_path / "cache"
+    target.mkdir()
+    outputs.mark(target, "train cache")
+    (target / "old.safetensors").write_bytes(b"old")
+    script = textwrap.dedent(f"""
+        import time
+        from vgen.io.atomic import atomic_dir
+        with atomic_dir({str(target)!r}) as tmp:
+            (tmp / "part").write_bytes(b"partial"); print("writing", flush=True); time.sleep(60)
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "writing"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert len([p for p in tmp_path.iterdir() if p.name.startswith(".cache.")]) == 1
+    assert (target / "old.safetensors").read_bytes() == b"old"
+    with atomic_dir(target) as tmp:
+        outputs.mark(tmp, "train cache")
+        (tmp / "new.safetensors").write_bytes(b"new")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cache"]
+    assert sorted(p.name for p in target.iterdir()) == [".vgen-output", "new.safetensors"]
+
+
 def test_sample_twice_keeps_both_and_cleans_a_killed_runs_temporary(tmp_path, capsys):
     from vgen.cli import main
 
