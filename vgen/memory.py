@@ -56,27 +56,40 @@ def check_video_fits(pipe, batch: int, frames: int, height: int, width: int, dev
         tiled = tiling == "on" or (tiling == "auto" and f * h * w > tile_above)
         return video_bytes(pipe, batch, f, h, w, dtype, tile_above, tiled)
 
+    def need_batch(b):
+        tiled = tiling == "on" or (tiling == "auto" and frames * height * width > tile_above)
+        return video_bytes(pipe, b, frames, height, width, dtype, tile_above, tiled)
+
     est = need(frames, height, width)
     if est <= limit:
         return
     tc = max(1, int(getattr(pipe, "temporal_compression", 4)))
     m = max(1, int(getattr(pipe, "size_multiple", 16)))
     fit = None
-    f = (frames - 1) // tc * tc + 1
-    while f > 1 and need(f, height, width) > limit:  # fewer frames at this size (halving, then exact)
-        f = max(1, ((f - 1) // 2) // tc * tc + 1)
-    if need(f, height, width) <= limit:
-        hi = min(frames, (frames - 1) // tc * tc + 1)
-        while f + tc <= hi and need(f + tc, height, width) <= limit:
-            f += tc
-        fit = f"--frames {f} at {height}x{width}"
-    else:
-        h, w = height, width
-        while (h > m or w > m) and need(1, h, w) > limit:
-            h, w = max(m, h // 2 // m * m), max(m, w // 2 // m * m)
-        if need(1, h, w) <= limit:
-            fit = f"{h}x{w} with --frames 1"
+    if batch > 1 and need_batch(1) <= limit:  # fewer videos at once: the largest batch that fits
+        lo, hi = 1, batch - 1
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            lo, hi = (mid, hi) if need_batch(mid) <= limit else (lo, mid - 1)
+        fit = f"--batch-size {lo}"
+    if fit is None:
+        fit = _fewer_frames_or_pixels(need, frames, height, width, tc, m, limit)
     hint = f"; nearest that fits: {fit}" if fit else ""
     where = "the GPU" if dtype == "cuda" else "this machine's RAM"
     raise UserError(f"{what} {batch}x{frames}x{height}x{width} needs about {_gb(est)}, more than {where} holds "
                     f"({_gb(limit)}){hint}")
+
+
+def _fewer_frames_or_pixels(need, frames: int, height: int, width: int, tc: int, m: int, limit: int) -> str | None:
+    """The most frames (tc*k+1) that fit at this size, else the largest size that fits one frame."""
+    f = (frames - 1) // tc * tc + 1
+    while f > 1 and need(f, height, width) > limit:  # halving, then step by step back up
+        f = max(1, ((f - 1) // 2) // tc * tc + 1)
+    if need(f, height, width) <= limit:
+        while f + tc <= frames and need(f + tc, height, width) <= limit:
+            f += tc
+        return f"--frames {f} at {height}x{width}"
+    h, w = height, width
+    while (h > m or w > m) and need(1, h, w) > limit:
+        h, w = max(m, h // 2 // m * m), max(m, w // 2 // m * m)
+    return f"{h}x{w} with --frames 1" if need(1, h, w) <= limit else None

@@ -22,12 +22,14 @@ tokens_per_batch = 32768
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from vgen.settings import section
+from vgen.settings import Seed, section
+
+Beta = Annotated[float, Field(ge=0, lt=1)]  # Adam's decay rates
 
 
 class StageSettings(BaseModel):
@@ -87,15 +89,15 @@ class TrainSettings(BaseSettings):
     compile: bool = False  # torch.compile the trained model (CUDA): small models are bound by per-op launch cost
     profile_steps: int = Field(0, ge=0)  # torch.profiler over this many steps -> out/profile (vgen.train.profiling)
     profile_from: int = Field(20, ge=0)  # the first step profiled (after warm-up and compiling)
-    seed: int = 0
+    seed: Seed = 0
 
     # optimizer and schedule
     lr: float = Field(1e-4, gt=0)
     min_lr_ratio: float = Field(0.1, ge=0, le=1)  # cosine decays to lr * min_lr_ratio at the end of each stage
     warmup_steps: int = Field(0, ge=0)
     weight_decay: float = Field(0.0, ge=0)
-    betas: tuple[float, float] = (0.9, 0.999)
-    eps: float = 1e-8
+    betas: tuple[Beta, Beta] = (0.9, 0.999)
+    eps: float = Field(1e-8, gt=0, allow_inf_nan=False)
     grad_clip: float = Field(1.0, ge=0)  # max global grad norm; 0 disables
     ema_decay: float = Field(0.0, ge=0, lt=1)  # 0 disables EMA; 0.999 typical
 
