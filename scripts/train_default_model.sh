@@ -75,7 +75,11 @@ if [ "${SHIP:-0}" = 1 ]; then
   python3 -c "
 import sys, torch
 from vgen_plugins.shapes_model.pipeline import ShapesPipeline, WEIGHTS_DIR
+from pathlib import Path
+from vgen.io.outputs import mark
 out = sys.argv[2] or WEIGHTS_DIR
+if Path(out).is_dir():
+    mark(out, 'ship')  # replacing the shipped weights is this step's purpose (vgen never replaces unmarked folders)
 ShapesPipeline.load(sys.argv[1]).save(out, dtype=torch.bfloat16)
 print(out)" "$fine/dit/final-ema" "${SHIP_TO:-}"
 fi
