@@ -139,8 +139,17 @@ def test_convert_errors_are_one_line(reference, tmp_path, capsys):
     torch.save({"module": {**original, "double_blocks.0.extra.weight": torch.zeros(2)}}, bad)
     cases.append((["convert", "hunyuan-original", str(bad), str(tmp_path / "o"), "--config", ROPE],
                   "unknown HunyuanVideo tensor 'double_blocks.0.extra.weight'"))
+    mine = tmp_path / "mine"  # issue 32: a folder the user made is never replaced (nor a file moved away)
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep")
+    (tmp_path / "afile").write_text("keep")
+    cases += [(["convert", "hunyuan-original", str(ckpt), str(mine), "--config", ROPE], "vgen did not write it"),
+              (["convert", "hunyuan-original", str(ckpt), str(tmp_path / "afile"), "--config", ROPE], "not a folder"),
+              (["convert", "hunyuan-original", str(ckpt), str(tmp_path / "o"), "--config", ROPE, "--max-shard-size",
+                "lots"], "shard size 'lots'")]
     for args, needle in cases:
         assert main(args) == 2
         err = capsys.readouterr().err.strip()
         assert len(err.splitlines()) == 1 and needle in err, err
+    assert [p.name for p in mine.iterdir()] == ["notes.txt"] and (tmp_path / "afile").read_text() == "keep"
     assert not (tmp_path / "o").exists()
