@@ -105,6 +105,8 @@ def build(w: Path) -> Path:
     _lying_weights(w)
     (w / "inputs").mkdir()
     _clip(w / "inputs" / "v.mp4")
+    (w / "user_videos").mkdir()
+    _clip(w / "user_videos" / "v.mp4")  # the user's own video of the same name
     return w
 
 

@@ -66,6 +66,10 @@ def check(s: DubSettings, videos: list[Path], in_place: bool = False) -> list[In
 
     if s.replace and s.extend:
         raise UserError("--replace and --extend exclude each other: new sound, or the old sound continued")
+    if not 0 <= s.seed < 2**64 or (s.steps is not None and s.steps < 1) or (
+            s.guidance is not None and not 0 <= s.guidance <= 1e3):  # issue 32: numbers in range (NaN fails too)
+        raise UserError(f"seed must be in [0, 2^64), steps >= 1, guidance finite in [0, 1000]; got seed {s.seed}, "
+                        f"steps {s.steps}, guidance {s.guidance}")
     if not videos:
         raise UserError("no video given (vgen dub VIDEO.mp4 ... --out DIR)")
     out_dir = Path(s.out)
@@ -87,6 +91,8 @@ def check(s: DubSettings, videos: list[Path], in_place: bool = False) -> list[In
             raise UserError(f"{out} would overwrite its input: choose another --out")
         if out.resolve() in seen:
             raise UserError(f"{video} and {seen[out.resolve()]} would both be written to {out}")
+        if out.exists() and out.resolve() != video.resolve() and not out.with_suffix(SIDECAR_SUFFIX).is_file():
+            raise UserError(f"{out} exists and vgen dub did not write it: choose another --out")  # issue 32
         seen[out.resolve()] = video
         inputs.append(Input(video, out, info.seconds, info.has_audio))
     return inputs

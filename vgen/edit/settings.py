@@ -18,8 +18,8 @@ class EditSettings(BaseModel):
     config: str | None = None  # a preset for random weights (tests: "tiny")
     strength: float | None = Field(None, ge=0, le=1)  # the sigma the edit starts at
     steps: int | None = Field(None, ge=1)
-    guidance: float | None = None
-    seed: int = 0
+    guidance: float | None = Field(None, ge=0, le=1e3, allow_inf_nan=False)  # issue 32: finite
+    seed: int = Field(0, ge=0, lt=2**64)  # torch seeds are 64-bit
     device: str = "auto"
     dtype: str = "auto"
     out: Path = Path("outputs")
