@@ -94,9 +94,9 @@ class Trainer:
         self.device = device
         self.autocast = (torch.autocast("cuda", dtype=torch.bfloat16)
                          if device.type == "cuda" and s.mixed_precision == "bf16" else contextlib.nullcontext())
+        self.cache, self.clips, self.heldout = load_data(s)  # first: a missing data set is found before a model builds
         self.pipe = build_pipeline(s, device)
         self.geometry = Geometry.of(self.pipe)
-        self.cache, self.clips, self.heldout = load_data(s)
         self.objective = objectives.make(s, self.pipe, self.clips, self.heldout, self.cache, device, self.autocast,
                                          self.d)
         self._setup_model()
