@@ -11,18 +11,18 @@ from vgen.hookspecs import hookimpl
 
 def dub_command(
     videos: list[Path] | None = typer.Argument(None, help="Videos to dub (each gets OUT/<name>.mp4 + .dub.json)."),
-    out: Path | None = typer.Option(None, "--out", "-o", help="Output folder."),
-    prompt: str | None = typer.Option(None, help="What the sound should be (optional)."),
-    model: str | None = typer.Option(None, help="Audio model (`vgen plugins`); default: shapes-dub."),
-    weights: Path | None = typer.Option(None, help="Model folder instead of the shipped weights."),
-    config: str | None = typer.Option(None, help="Preset for random weights, e.g. tiny."),
-    seed: int | None = typer.Option(None, help="Seed (default 0)."),
-    steps: int | None = typer.Option(None, help="Solver steps (default: the model's)."),
-    guidance: float | None = typer.Option(None, help="Classifier-free guidance scale (1 = off)."),
-    device: str | None = typer.Option(None, help="cpu | cuda | cuda:N."),
+    out: Path | None = typer.Option(None, "--out", "-o", help="Output folder.", show_default='outputs'),
+    prompt: str | None = typer.Option(None, help="What the sound should be (optional).", show_default="''"),
+    model: str | None = typer.Option(None, help="Audio model (`vgen plugins`); default: shapes-dub.", show_default='shapes-dub'),
+    weights: Path | None = typer.Option(None, help="Model folder instead of the shipped weights.", show_default="the model's shipped weights"),
+    config: str | None = typer.Option(None, help="Preset for random weights, e.g. tiny.", show_default='none'),
+    seed: int | None = typer.Option(None, help="Seed (default 0).", show_default='0'),
+    steps: int | None = typer.Option(None, help="Solver steps (default: the model's).", show_default="the model's"),
+    guidance: float | None = typer.Option(None, help="Classifier-free guidance scale (1 = off).", show_default="the model's"),
+    device: str | None = typer.Option(None, help="cpu | cuda | cuda:N.", show_default='cpu'),
     replace: bool = typer.Option(False, "--replace", help="Give a video that has sound new sound."),
     extend: bool = typer.Option(False, "--extend", help="Keep a video's sound and continue it to the video's end."),
-    from_sidecar: Path | None = typer.Option(None, "--from", help="Rerun what a .dub.json sidecar describes."),
+    from_sidecar: Path | None = typer.Option(None, "--from", help="Rerun what a .dub.json sidecar describes.", show_default='none'),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON line per video."),
 ):
     """Generate sound for videos: the video stream is copied as is, the sound added as AAC."""
