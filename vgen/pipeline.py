@@ -132,3 +132,24 @@ def cat_text(parts: list[TextEmbeds]) -> TextEmbeds:
 def latent_shape(pipe: VideoPipeline, batch: int, frames: int, height: int, width: int) -> tuple[int, ...]:
     return (batch, pipe.latent_channels, (frames - 1) // pipe.temporal_compression + 1,
             height // pipe.spatial_compression, width // pipe.spatial_compression)
+
+
+def build(name: str, weights=None, config: str | dict | None = None, device="cpu",
+          dtype: torch.dtype = torch.float32) -> VideoPipeline:
+    """The registered pipeline ``name``, built once by a stage. Random weights are drawn under seed 0 (the caller's
+    RNG state is kept), so a rerun of a sidecar sees the same model."""
+    from vgen import registry
+
+    if weights is not None and not Path(weights).exists():
+        raise UserError(f"weights folder not found: {weights} (a hub id org/name must be in the HF cache or "
+                        "downloadable)")
+    kwargs = {"weights": weights, "device": device, "dtype": dtype}
+    if config is not None:
+        kwargs["config"] = config
+    backend = registry.get("pipeline", name)
+    state = torch.random.get_rng_state()
+    torch.manual_seed(0)
+    try:
+        return backend.factory(**kwargs)
+    finally:
+        torch.random.set_rng_state(state)

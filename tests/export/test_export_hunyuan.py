@@ -33,7 +33,7 @@ def _pipe(config="tiny"):
 
 
 def test_manifest_records_parts_files_and_the_gate(engine_dir):
-    from vgen.engines.manifest import sha256
+    from vgen.io.digest import sha256
 
     manifest = json.loads((engine_dir / "vgen-engine.json").read_text())
     assert manifest["format"] == "onnx" and manifest["dtype"] == "fp32" and manifest["opset"] >= 18

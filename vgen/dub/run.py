@@ -5,7 +5,6 @@ so ``--from`` makes the same samples again (same weights and device)."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import time
@@ -15,6 +14,7 @@ from pathlib import Path
 from vgen import __version__, console, registry
 from vgen.errors import UserError
 from vgen.io.atomic import write_text
+from vgen.io.digest import sha256
 
 SIDECAR_SUFFIX = ".dub.json"
 
@@ -104,14 +104,7 @@ def load_model(s: DubSettings, name: str):
 
 
 def weight_hashes(model) -> dict[str, str]:
-    out = {}
-    for f in map(Path, model.weight_files()):
-        h = hashlib.sha256()
-        with open(f, "rb") as fh:
-            for block in iter(lambda: fh.read(1 << 22), b""):
-                h.update(block)
-        out[f.name] = h.hexdigest()
-    return out
+    return {Path(f).name: sha256(f) for f in model.weight_files()}
 
 
 def dub_videos(s: DubSettings, videos: list[Path], as_json: bool = False, in_place: bool = False,

@@ -11,7 +11,6 @@ own size) is refused with one line, not resized: a resized clip is another video
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import time
@@ -21,6 +20,7 @@ from vgen import __version__, console, registry
 from vgen.edit.settings import EditJob, EditSettings, make_settings
 from vgen.errors import UserError
 from vgen.io.atomic import write_text
+from vgen.io.digest import sha256
 
 DEFAULT_PIPELINE = "shapes"
 DEFAULT_PROMPT_METHOD = "flowedit"
@@ -59,33 +59,12 @@ def pick_editor(s: EditSettings, jobs: list[EditJob]):
 
 def load_pipeline(s: EditSettings, name: str):
     """The pipeline, built once; random weights under a fixed seed so reruns see the same model."""
-    import torch
-
     from vgen.device import pick_device, pick_dtype
+    from vgen.pipeline import build
 
-    backend = registry.get("pipeline", name)
     device = pick_device(s.device)
     dtype = pick_dtype(s.dtype, device)
-    if s.weights is not None and not Path(s.weights).exists():
-        raise UserError(f"weights not found: {s.weights}")
-    kwargs = {"weights": s.weights, "device": device, "dtype": dtype}
-    if s.config is not None:
-        kwargs["config"] = s.config
-    state = torch.random.get_rng_state()
-    torch.manual_seed(0)
-    try:
-        pipe = backend.factory(**kwargs)
-    finally:
-        torch.random.set_rng_state(state)
-    return pipe, device, dtype
-
-
-def sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 22), b""):
-            h.update(block)
-    return h.hexdigest()
+    return build(name, s.weights, s.config, device=device, dtype=dtype), device, dtype
 
 
 def read_source(path: Path, pipe):

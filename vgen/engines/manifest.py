@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from vgen.engines import formats
 from vgen.errors import UserError
+from vgen.io.digest import sha256
 
 NAME = "vgen-engine.json"
 VERSION = 1
@@ -41,14 +42,6 @@ def weight_signature(module: torch.nn.Module) -> str:
         if not key.startswith("_") and isinstance(value, (int, float, tuple, list)):
             h.update(f"{key}={value};".encode())
     return h.hexdigest()[:16]
-
-
-def sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 22), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def file_entries(folder: Path, names: list[str]) -> dict[str, dict]:

@@ -6,7 +6,6 @@ a torchrun launch (``parallel``)."""
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import itertools
 import json
 import os
@@ -18,6 +17,7 @@ from pathlib import Path
 from vgen import __version__, console, registry
 from vgen.errors import UserError
 from vgen.io.atomic import write_text
+from vgen.io.digest import sha256
 from vgen.sample.settings import SampleSettings
 from vgen.settings import load_section, resolve
 
@@ -82,22 +82,6 @@ def read_prompts(prompts: list[str], prompts_file: str | Path | None = None) -> 
     return specs
 
 
-def sha256(path: Path, cache: dict | None = None) -> str:
-    """The file's sha256; ``cache`` (keyed by path, size and mtime) spares rehashing multi-GB weights."""
-    st = path.stat()
-    key = f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}"
-    if cache is not None and key in cache:
-        return cache[key]
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 22), b""):
-            h.update(block)
-    digest = h.hexdigest()
-    if cache is not None:
-        cache[key] = digest
-    return digest
-
-
 def weight_hashes(pipe, weights: Path | None) -> dict[str, str]:
     """sha256 of each weight file (and safetensors index) the pipeline loaded, by path relative to ``weights``."""
     files = [Path(f) for f in pipe.weight_files()]
@@ -141,25 +125,12 @@ def attention_backend(name: str | None):
 
 def load_pipeline(s: SampleSettings):
     """Build the pipeline once; random weights are built under a fixed seed so reruns see the same model."""
-    import torch
-
     from vgen.device import pick_device, pick_dtype
+    from vgen.pipeline import build
 
-    backend = registry.get("pipeline", s.pipeline)
     device = pick_device(s.device)
     dtype = pick_dtype(s.dtype, device)
-    if s.weights is not None and not Path(s.weights).exists():
-        raise UserError(f"weights folder not found: {s.weights} (a hub id org/name must be in the HF cache or "
-                        "downloadable)")
-    kwargs = {"weights": s.weights, "device": "cpu" if s.offload else device, "dtype": dtype}
-    if s.config is not None:
-        kwargs["config"] = s.config
-    state = torch.random.get_rng_state()
-    torch.manual_seed(0)
-    try:
-        pipe = backend.factory(**kwargs)
-    finally:
-        torch.random.set_rng_state(state)
+    pipe = build(s.pipeline, s.weights, s.config, device="cpu" if s.offload else device, dtype=dtype)
     if s.lora is not None:  # merged before any export stands in for the DiT
         from vgen.nn.lora import apply_lora
 
