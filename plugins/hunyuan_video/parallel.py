@@ -8,12 +8,10 @@ replicated. Pipelines built on this DiT (hunyuan-video, shapes) use ``sequence_p
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 import torch
 
-from vgen.distributed.ulysses import SequenceSplit, ulysses
+from vgen.distributed.ulysses import SequenceSplit
+from vgen.distributed.ulysses import sequence_parallel as ulysses_sequence_parallel
 
 
 def sequence_split(dit: torch.nn.Module) -> SequenceSplit:
@@ -22,15 +20,7 @@ def sequence_split(dit: torch.nn.Module) -> SequenceSplit:
     return SequenceSplit(embed=dit.x_embedder, out=dit.proj_out, blocks=blocks)
 
 
-@contextmanager
-def sequence_parallel(dit: torch.nn.Module, group, checkpointing: bool = False) -> Iterator[None]:
-    """Inside: ``dit`` runs Ulysses sequence-parallel over ``group`` (None: the world). ``checkpointing`` turns on the
-    DiT's own activation checkpointing, which recomputes blocks through their ``__call__``, so the hooks (RoPE rows,
-    parallel attention) run again in the recompute; generic wrapping of the blocks would bypass them."""
-    was = dit.gradient_checkpointing
-    dit.gradient_checkpointing = was or checkpointing
-    try:
-        with ulysses(group, sequence_split(dit)):
-            yield
-    finally:
-        dit.gradient_checkpointing = was
+def sequence_parallel(dit: torch.nn.Module, group, checkpointing: bool = False):
+    """Inside: ``dit`` runs Ulysses sequence-parallel over ``group`` (None: the world), with its own activation
+    checkpointing when ``checkpointing`` (vgen.distributed.ulysses.sequence_parallel)."""
+    return ulysses_sequence_parallel(dit, group, sequence_split(dit), checkpointing)

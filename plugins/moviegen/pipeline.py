@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import copy
 import json
-from contextlib import contextmanager
 from pathlib import Path
 
 import torch
@@ -227,22 +226,14 @@ class MovieGenPipeline(VAELatents, PipelineBase):
         vae = self.vae
         return [vae.encoder] + ([vae.quant_conv] if vae.quant_conv is not None else [])
 
-    @contextmanager
     def sequence_parallel(self, group, checkpointing: bool = False):
         """The DiT's video tokens split over ``group`` (Ulysses); the text encoders and cross-attention keys run
         replicated."""
         from vgen_plugins.moviegen.transformer import sequence_split
 
-        from vgen.distributed.ulysses import ulysses
+        from vgen.distributed.ulysses import sequence_parallel
 
-        dit = self.transformer
-        was = dit.gradient_checkpointing
-        dit.gradient_checkpointing = was or checkpointing
-        try:
-            with ulysses(group, sequence_split(dit)):
-                yield
-        finally:
-            dit.gradient_checkpointing = was
+        return sequence_parallel(self.transformer, group, sequence_split(self.transformer), checkpointing)
 
     # ---- saving and loading --------------------------------------------------------------------------------------
 

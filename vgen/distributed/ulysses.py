@@ -200,3 +200,19 @@ def ulysses(group, split: SequenceSplit) -> Iterator[UlyssesAttention | None]:
     finally:
         for handle in handles:
             handle.remove()
+
+
+@contextmanager
+def sequence_parallel(model: torch.nn.Module, group, split: SequenceSplit, checkpointing: bool = False
+                      ) -> Iterator[UlyssesAttention | None]:
+    """``ulysses`` for a DiT with a ``gradient_checkpointing`` flag: ``checkpointing`` turns on the DiT's own
+    activation checkpointing inside the block (restored after). The DiT recomputes its blocks through their
+    ``__call__``, so the hooks (RoPE rows, parallel attention) run again in the recompute; generic wrapping of the
+    blocks would bypass them."""
+    was = model.gradient_checkpointing
+    model.gradient_checkpointing = was or checkpointing
+    try:
+        with ulysses(group, split) as state:
+            yield state
+    finally:
+        model.gradient_checkpointing = was
