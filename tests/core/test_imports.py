@@ -24,3 +24,11 @@ def test_library_imports_and_registry_lookups_import_no_cli():
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert res.returncode == 0, res.stderr
     assert res.stdout.strip() == "", f"imported by a library import: {res.stdout.strip()}"
+
+
+def test_the_plugin_scan_imports_no_torch():
+    """Every start-up collects the registry: plugins register factories and import their heavy modules inside them."""
+    code = "import sys\nfrom vgen import registry\nregistry.backends()\nprint('torch' in sys.modules)"
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip() == "False"
