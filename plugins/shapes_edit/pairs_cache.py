@@ -57,13 +57,13 @@ def write_edit_cache(pipe, out: str | Path, num: int, seed: int = 0, device=None
     from safetensors.torch import save_file
 
     from vgen.io.atomic import atomic_dir
-    from vgen.train.data import CACHE_INDEX, CACHE_META, NULL_TEXT, _Shards, _text_to_tensors
+    from vgen.train.data import CACHE_INDEX, CACHE_META, NULL_TEXT, CacheShards, text_to_tensors
 
     device = torch.device(device or "cpu")
     start = time.perf_counter()
     kinds: dict[str, int] = {}
     with atomic_dir(Path(out)) as tmp:
-        shards = _Shards(tmp, shard_size)
+        shards = CacheShards(tmp, shard_size)
         chunk: list = []
 
         def flush():
@@ -85,7 +85,7 @@ def write_edit_cache(pipe, out: str | Path, num: int, seed: int = 0, device=None
         if chunk:
             flush()
         shards.flush()
-        save_file(_text_to_tensors("null", pipe.encode_prompt([""], device=device, dtype=dtype)),
+        save_file(text_to_tensors("null", pipe.encode_prompt([""], device=device, dtype=dtype)),
                   str(tmp / NULL_TEXT), metadata={"format": "pt"})
         (tmp / CACHE_INDEX).write_text("".join(json.dumps(e) + "\n" for e in shards.index))
         meta = {"pipeline": pipe.name, "pairs_seed": seed, "samples": len(shards.index), "kinds": kinds}

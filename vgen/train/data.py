@@ -192,13 +192,13 @@ CACHE_META = "meta.json"
 NULL_TEXT = "null_text.safetensors"
 
 
-def _text_to_tensors(prefix: str, text: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+def text_to_tensors(prefix: str, text: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     # own, contiguous storage: safetensors refuses views into a batch
     return {f"{prefix}.text.{k}": v.detach().cpu().clone(memory_format=torch.contiguous_format)
             for k, v in text.items()}
 
 
-class _Shards:
+class CacheShards:
     """Samples written into safetensors shards of ``size`` samples each, and their index entries."""
 
     def __init__(self, folder: Path, size: int):
@@ -210,7 +210,7 @@ class _Shards:
     def add(self, latents: torch.Tensor, text: dict[str, torch.Tensor], record: dict) -> None:
         key = f"s{len(self.index)}"
         self.tensors[f"{key}.latents"] = latents.detach().cpu().clone(memory_format=torch.contiguous_format)
-        self.tensors.update(_text_to_tensors(key, text))
+        self.tensors.update(text_to_tensors(key, text))
         self.index.append({"shard": f"shard-{self.count:05d}.safetensors", "key": key, **record})
         if len(self.index) - self.flushed >= self.size:
             self.flush()
@@ -275,7 +275,7 @@ def write_cache(pipe, clips: list[Clip], stages, out: Path, shard_size: int, met
     by_bucket = _by_bucket(clips, stages)
     with atomic_dir(out, replace=replace) as tmp:
         mark(tmp, "train cache")  # its own output: the next `vgen train cache` may replace it
-        shards = _Shards(tmp, shard_size)
+        shards = CacheShards(tmp, shard_size)
         decoded = decode_clips([(c, b) for b, members in by_bucket.items() for _, c in members], workers,
                                window=encode_batch * 8)
         with contextlib.closing(decoded), (console.err.status("caching latents") if not console.state.quiet
@@ -288,7 +288,7 @@ def write_cache(pipe, clips: list[Clip], stages, out: Path, shard_size: int, met
         shards.flush()
         with torch.no_grad():
             null = pipe.encode_prompt([""], device=device, dtype=dtype)
-        save_file(_text_to_tensors("null", null), str(tmp / NULL_TEXT), metadata={"format": "pt"})
+        save_file(text_to_tensors("null", null), str(tmp / NULL_TEXT), metadata={"format": "pt"})
         (tmp / CACHE_INDEX).write_text("".join(json.dumps(e) + "\n" for e in shards.index))
         meta = {**meta, "samples": len(shards.index), "skipped": len(bad)}
         (tmp / CACHE_META).write_text(json.dumps(meta, indent=2))
