@@ -22,7 +22,7 @@ from pathlib import Path
 run, limit = Path(sys.argv[1]), float(sys.argv[2])
 last = [r for r in map(json.loads, (run / "metrics.jsonl").read_text().splitlines()) if "samples_per_s" in r][-1]
 stages = json.loads((run / "recipe.json").read_text())["stages"]
-done = last["step"] - sum(st["steps"] for st in stages[:-1])  # steps made in the last stage
+done = max(0, last["step"] - sum(st["steps"] for st in stages[:-1]))  # steps made in the last stage
 stages[-1]["steps"] = done + max(1, int(0.9 * limit * last["samples_per_s"] / last["samples"]))
 print(f"{run.name}: {last['samples_per_s']:.0f} clips/s: last stage {stages[-1]['steps']} steps", file=sys.stderr)
 print(json.dumps(stages, separators=(",", ":")))
