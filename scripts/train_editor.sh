@@ -4,8 +4,12 @@
 #   1. NUM edit pairs of the shapes world (seed SEED, default 0; the eval cases use other seeds), rendered in memory
 #      and encoded into a latent cache (plugins/shapes_edit/pairs_cache.py: no video files, no PyAV needed);
 #   2. vgen train run --recipe shapes-edit (LoRA on the default DiT + the zero-initialised source input);
-#   3. the LoRA file in bf16 -> WORK/editor.safetensors (and with SHIP=1 into the package, or SHIP_TO=FILE).
-# Usage: [SHIP=1] [SEED=N] [CONFIG=tiny] [TRAIN_ARGS="--set lr=1e-3"] scripts/train_editor.sh WORK [NUM]
+#   3. the LoRA file in bf16 -> WORK/editor.safetensors (and with SHIP=1 into the package, or SHIP_TO=FILE);
+#   4. EVAL_N > 0: the editor on held-out pairs 0 .. EVAL_N-1 of seed 1000 (the eval cases), rendered in memory, at
+#      each EVAL_STRENGTHS x EVAL_GUIDANCES (plugins/shapes_edit/quick_eval.py) -> WORK/eval.json;
+#   5. COPY_TO=DIR: editor.safetensors, eval.json, metrics.jsonl and recipe.json copied there (a device's $OUT).
+# Usage: [SHIP=1] [SEED=N] [CONFIG=tiny] [TRAIN_ARGS="--set lr=1e-3"] [EVAL_N=200] [COPY_TO=DIR]
+#        scripts/train_editor.sh WORK [NUM]
 #        CONFIG=tiny: random tiny weights (a CPU dry run of this script); VGEN_TRAIN_TIME_LIMIT_S caps training,
 #        DEADLINE=EPOCH_SECONDS sets it to what is left when training starts (one fixed budget for cache + training).
 set -euo pipefail
@@ -41,4 +45,16 @@ for out in sys.argv[2:]:
         print(out)
 " "$work/run/lora.safetensors" "$work/editor.safetensors" \
   "$([ "${SHIP:-0}" = 1 ] && echo "${SHIP_TO:-plugins/shapes_edit/weights/editor.safetensors}")"
+if [ "${EVAL_N:-0}" -gt 0 ]; then
+  stamp "eval on $EVAL_N held-out pairs"
+  python3 -m vgen_plugins.shapes_edit.quick_eval --weights "$work/editor.safetensors" ${CONFIG:+--config "$CONFIG"} \
+    --num "$EVAL_N" --strength "${EVAL_STRENGTHS:-0.9,1.0}" --guidance "${EVAL_GUIDANCES:-3,5}" \
+    --steps "${EVAL_STEPS:-10}" --json "$work/eval.json"
+fi
+if [ -n "${COPY_TO:-}" ]; then
+  mkdir -p "$COPY_TO"
+  for f in editor.safetensors eval.json run/metrics.jsonl run/recipe.json; do
+    [ -f "$work/$f" ] && cp "$work/$f" "$COPY_TO/"
+  done
+fi
 stamp "done"

@@ -24,9 +24,7 @@ class InstructEditor:
     def edit(self, pipe, latents: torch.Tensor, request: EditRequest, generator: torch.Generator):
         from vgen_plugins.shapes.edit_pairs import FORMS, parse_instruction
 
-        from vgen.flow.flowedit import edit_sigmas
-        from vgen.flow.guidance import GuidedVelocity
-        from vgen.flow.loop import module_place, resolve_options
+        from vgen.flow.loop import resolve_options
         from vgen.pipeline import latent_shape
 
         if getattr(pipe, "name", None) != "shapes-edit":
@@ -41,19 +39,30 @@ class InstructEditor:
         if parsed is None:
             console.warn(f"instruction {instruction!r} is none of the forms the editor knows: {'; '.join(FORMS)}")
         opts = resolve_options(pipe, steps=request.steps, guidance=request.guidance)
-        device, dtype = latents.device, module_place(pipe.transformer)[1]
-        source = latents.to(torch.float32)
-        cond = {**pipe.encode_prompt([instruction], device=device, dtype=dtype), "source": source}
-        uncond = None
-        if opts["guidance"] != 1.0:  # the instruction left out, the source kept
-            uncond = {**pipe.encode_prompt([""], device=device, dtype=dtype), "source": source}
-        velocity = GuidedVelocity(pipe, cond, uncond, scale=opts["guidance"], device=device, dtype=dtype)
-        sigmas = edit_sigmas(pipe, strength, opts["steps"]).to(device)
-        noise = torch.randn(latents.shape, generator=generator, dtype=torch.float32).to(device)
-        x = sigmas[0] * noise + (1 - sigmas[0]) * source
-        solver = registry.get("sampler", opts["sampler"]).factory()
-        z = solver.sample(velocity, x, sigmas).float()
+        noise = torch.randn(latents.shape, generator=generator, dtype=torch.float32)
+        z, calls, start = sample_edits(pipe, latents, [instruction], noise, strength, opts)
         return z, {"steps": opts["steps"], "schedule": opts["schedule"], "shift": opts["shift"],
-                   "guidance": opts["guidance"], "sampler": opts["sampler"], "model_calls": velocity.calls,
-                   "strength": strength, "start_sigma": float(sigmas[0]),
-                   "kind": parsed[0] if parsed else None}
+                   "guidance": opts["guidance"], "sampler": opts["sampler"], "model_calls": calls,
+                   "strength": strength, "start_sigma": start, "kind": parsed[0] if parsed else None}
+
+
+def sample_edits(pipe, latents: torch.Tensor, instructions: list[str], noise: torch.Tensor, strength: float,
+                 opts: dict) -> tuple[torch.Tensor, int, float]:
+    """(edited latents, model calls, start sigma) of a batch of sources (B, C, t, h, w), one instruction each:
+    ``opts["steps"]`` steps of the pipeline's schedule from the source noised to ``strength``, CFG on the
+    instruction with the empty instruction and the same source as the unconditional text."""
+    from vgen.flow.flowedit import edit_sigmas
+    from vgen.flow.guidance import GuidedVelocity
+    from vgen.flow.loop import module_place
+
+    device, dtype = latents.device, module_place(pipe.transformer)[1]
+    source = latents.to(torch.float32)
+    cond = {**pipe.encode_prompt(list(instructions), device=device, dtype=dtype), "source": source}
+    uncond = None
+    if opts["guidance"] != 1.0:  # the instruction left out, the source kept
+        uncond = {**pipe.encode_prompt([""] * len(instructions), device=device, dtype=dtype), "source": source}
+    velocity = GuidedVelocity(pipe, cond, uncond, scale=opts["guidance"], device=device, dtype=dtype)
+    sigmas = edit_sigmas(pipe, strength, opts["steps"]).to(device)
+    x = sigmas[0] * noise.to(device) + (1 - sigmas[0]) * source
+    solver = registry.get("sampler", opts["sampler"]).factory()
+    return solver.sample(velocity, x, sigmas).float(), velocity.calls, float(sigmas[0])

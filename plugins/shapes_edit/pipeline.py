@@ -7,8 +7,13 @@ editor is exactly the text-to-video model (with the instruction as its prompt). 
 text conditioning (``text["source"]``): what the DiT takes besides the latents, which is also what a latent cache
 stores per clip, so ``vgen train`` fine-tunes it as any DiT (target "dit", LoRA) with no new training code.
 
+The instruction's own words (make, the, turn, remove, add ...: ``INSTRUCTION_WORDS``) are not in the default model's
+vocabulary, where they were all one ``<unk>``; the editor's tokenizer appends them (the base ids unchanged) and the
+text encoder's token embedding gains a row each: the ``<unk>`` row plus ``words`` (a zero Linear over a one-hot of the
+new word), so untrained it reads them as ``<unk>`` as before, and training moves each on its own.
+
 Weights: the default model's folder (or another shapes folder) + ``editor.safetensors``, a LoRA file (diffusers key
-format) over the DiT and ``source_in`` (a LoRA of a zero Linear of rank >= its input is a full Linear).
+format) over the DiT, ``source_in`` and ``words`` (a LoRA of a zero Linear of rank >= its input is a full Linear).
 """
 
 from __future__ import annotations
@@ -25,6 +30,8 @@ from vgen.errors import UserError
 EDITOR_WEIGHTS = Path(__file__).parent / "weights" / "editor.safetensors"
 EDITOR_FILE = "editor.safetensors"
 DEFAULTS = {"guidance": 3.0, "steps": 10}  # CFG on the instruction (trained with 10% dropped); CPU checks chose both
+# the words of the instruction forms (plugins/shapes/edit_pairs.py FORMS) that the default model's vocabulary lacks
+INSTRUCTION_WORDS = ("the", "make", "turn", "into", "change", "to", "move", "bounce", "stand", "remove", "add")
 
 
 class SourceEmbed(nn.Module):
@@ -49,6 +56,42 @@ class SourceEmbed(nn.Module):
         return tokens + self.source_in(patches.reshape(b, tokens.shape[1], -1).to(tokens.dtype))
 
 
+class WordEmbedding(nn.Embedding):
+    """The text encoder's token embedding (same ``weight``) + rows for ids past it: the ``<unk>`` row plus
+    ``words``' column for that word (``words`` starts at zero: the new words read as ``<unk>`` until trained)."""
+
+    def __init__(self, base: nn.Embedding, unk_id: int, count: int):
+        super().__init__(base.num_embeddings, base.embedding_dim, device=base.weight.device, dtype=base.weight.dtype)
+        self.weight = base.weight
+        self.unk_id = unk_id
+        self.words = nn.Linear(count, base.embedding_dim, bias=False, device=base.weight.device,
+                               dtype=base.weight.dtype)
+        nn.init.zeros_(self.words.weight)
+
+    def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
+        n, count = self.num_embeddings, self.words.in_features
+        new = input_ids >= n
+        out = nn.functional.embedding(torch.where(new, self.unk_id, input_ids), self.weight)
+        hot = nn.functional.one_hot((input_ids - n).clamp(0, count - 1), count) * new[..., None]
+        return out + self.words(hot.to(self.words.weight.dtype)).to(out.dtype)
+
+    def plain(self) -> nn.Embedding:
+        base = nn.Embedding(self.num_embeddings, self.embedding_dim, device=self.weight.device, dtype=self.weight.dtype)
+        base.weight = self.weight
+        return base
+
+
+def instruction_tokenizer(base):
+    """The base tokenizer with ``INSTRUCTION_WORDS`` appended (every base id kept)."""
+    from vgen_plugins.shapes_model.tokenizer import WordTokenizer
+
+    vocab = base.backend.get_vocab(with_added_tokens=True)
+    if sorted(vocab.values()) != list(range(len(vocab))) or any(w in vocab for w in INSTRUCTION_WORDS):
+        raise UserError("pipeline shapes-edit needs the default model's word-level vocabulary without the "
+                        f"instruction words ({', '.join(INSTRUCTION_WORDS)})")
+    return WordTokenizer.from_words(sorted(vocab, key=vocab.get) + list(INSTRUCTION_WORDS), base.model_max_length)
+
+
 class ShapesEditPipeline(ShapesPipeline):
     """``denoise`` needs ``text["source"]``: the source video's latents (B, C, t, h, w)."""
 
@@ -59,6 +102,12 @@ class ShapesEditPipeline(ShapesPipeline):
         dit = self.transformer.dit
         if not isinstance(dit.x_embedder, SourceEmbed):
             dit.x_embedder = SourceEmbed(dit.x_embedder.proj)
+        embeddings = self.transformer.text_encoder.embeddings
+        if not isinstance(embeddings.token_embedding, WordEmbedding):
+            self.base_tokenizer = self.tokenizer
+            self.tokenizer = instruction_tokenizer(self.tokenizer)
+            embeddings.token_embedding = WordEmbedding(embeddings.token_embedding, self.tokenizer.unk_token_id,
+                                                       len(INSTRUCTION_WORDS))
         self.defaults.update(DEFAULTS)
 
     def denoise(self, latents, timestep, text, guidance=None):
@@ -71,21 +120,31 @@ class ShapesEditPipeline(ShapesPipeline):
     def source_in(self) -> nn.Linear:
         return self.transformer.dit.x_embedder.source_in
 
+    @property
+    def word_rows(self) -> nn.Linear:
+        """The new words' embedding offsets (hidden, words): column j is word ``INSTRUCTION_WORDS[j]``."""
+        return self.transformer.text_encoder.embeddings.token_embedding.words
+
     def save(self, folder: str | Path, max_shard_size: int | str = "14MB", dtype: torch.dtype | None = None) -> Path:
-        """The base model's folder (the DiT's own patch embedding) + ``editor.safetensors`` holding ``source_in``
-        as a LoRA file (A = identity), which ``build(weights=folder)`` loads back."""
+        """The base model's folder (the DiT's own patch embedding, the base vocabulary) + ``editor.safetensors``
+        holding ``source_in`` and the word rows as a LoRA file (A = identity), which ``build(weights=folder)``
+        loads back."""
         from vgen.nn.lora import save_lora
 
-        embed = self.transformer.dit.x_embedder
-        self.transformer.dit.x_embedder = _PlainEmbed(embed.proj)
+        dit, embeddings = self.transformer.dit, self.transformer.text_encoder.embeddings
+        embed, words, tokenizer = dit.x_embedder, embeddings.token_embedding, self.tokenizer
+        dit.x_embedder, embeddings.token_embedding = _PlainEmbed(embed.proj), words.plain()
+        self.tokenizer = self.base_tokenizer
         try:
             folder = super().save(folder, max_shard_size, dtype)
         finally:
-            self.transformer.dit.x_embedder = embed
-        w = self.source_in.weight.detach().float().cpu()
-        name = "transformer.dit.x_embedder.source_in"
-        save_lora(Path(folder) / EDITOR_FILE, {f"{name}.lora_A.weight": torch.eye(w.shape[1]),
-                                              f"{name}.lora_B.weight": w.contiguous()}, {"vgen_pipeline": self.name})
+            dit.x_embedder, embeddings.token_embedding, self.tokenizer = embed, words, tokenizer
+        tensors = {}
+        for name, layer in (("transformer.x_embedder.source_in", self.source_in),
+                            ("text_encoder.embeddings.token_embedding.words", self.word_rows)):
+            w = layer.weight.detach().float().cpu()
+            tensors |= {f"{name}.lora_A.weight": torch.eye(w.shape[1]), f"{name}.lora_B.weight": w.contiguous()}
+        save_lora(Path(folder) / EDITOR_FILE, tensors, {"vgen_pipeline": self.name})
         return Path(folder)
 
 
