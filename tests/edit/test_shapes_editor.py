@@ -91,7 +91,8 @@ def test_vgen_edit_instruction_uses_the_trained_editor_and_from_replays(tmp_path
 
 def test_edit_cache_trains_with_vgen_train(tmp_path):
     """Pairs -> cache (target latents; instruction + source latents as text) -> `vgen train run` (target dit, LoRA)
-    -> a LoRA file whose source_in adapter is no longer zero, which the pipeline loads as its editor."""
+    -> a LoRA file whose source_in and instruction-word adapters are no longer zero, which the pipeline loads as its
+    editor."""
     from safetensors.torch import load_file
     from vgen_plugins.shapes_edit.pairs_cache import write_edit_cache
     from vgen_plugins.shapes_edit.pipeline import from_base
@@ -101,14 +102,16 @@ def test_edit_cache_trains_with_vgen_train(tmp_path):
     assert result["samples"] == 6 and sum(result["kinds"].values()) == 6
     recipe = tmp_path / "r.toml"
     recipe.write_text('[train]\npipeline = "shapes-edit"\nconfig = "tiny"\ntarget = "dit"\ncaption_dropout = 0.0\n'
-                      'lora_rank = 4\nlora_targets = ["to_q", "proj_out", "source_in"]\nlr = 1e-2\nmixed_precision = "no"\n'
+                      'lora_rank = 4\nlora_targets = ["to_q", "proj_out", "source_in", "words"]\nlr = 1e-2\nmixed_precision = "no"\n'
                       'data_workers = 1\n[[train.stages]]\nsteps = 3\nbuckets = [[17, 64, 64]]\n'
                       'tokens_per_batch = 640\n')
     assert main(["-q", "train", "run", "--recipe", str(recipe), "--cache", str(tmp_path / "cache"), "--out",
                  str(tmp_path / "run")]) == 0
     lora = tmp_path / "run" / "lora.safetensors"
     tensors = load_file(str(lora))
-    assert any("source_in.lora_B" in k and v.abs().sum() > 0 for k, v in tensors.items())
+    for layer in ("source_in", "words"):
+        assert any(f"{layer}.lora_B" in k and v.abs().sum() > 0 for k, v in tensors.items())
     edited = from_base(_tiny(), lora)
     assert edited.source_in.weight.abs().sum() > 0 and lora in edited.weight_files()
+    assert edited.word_rows.weight.abs().sum() > 0
     assert np.isfinite(edited.source_in.weight.detach().numpy()).all()
