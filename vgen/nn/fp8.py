@@ -82,6 +82,8 @@ class FP8Linear(nn.Module):
         return dequantize(self.qweight.view(E4M3), self.weight_scale.t(), self.dtype)
 
     def _quantize(self, x: torch.Tensor):
+        if torch.compiler.is_compiling():  # inside a compiled model: traced and fused with the rest
+            return quantize_rows(x)
         compiled = x.is_cuda if self.compile_quantize is None else self.compile_quantize
         return _compiled_quantize()(x) if compiled else quantize_rows(x)
 
