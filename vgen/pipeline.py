@@ -7,14 +7,17 @@ A pipeline plugin registers ``register("name", factory, description=...)`` in ``
 Stages only talk to the methods below, so they know nothing of a particular model. Shapes are batch-first;
 videos are (B, C, T, H, W); pixel values are in [-1, 1] going into the VAE and [0, 1] coming out of ``decode``.
 
-A pipeline also says what only it knows: which of its modules a training target trains (``trainable``) and how its
-denoiser splits over a process group (``sequence_parallel``). ``PipelineBase`` gives the defaults: every module a
-pipeline holds, a DiT or a whole VAE trained, and no sequence parallelism.
+A pipeline also says what only it knows: which of its modules a training target trains (``trainable``), how its
+denoiser splits over a process group (``sequence_parallel``) and where it cuts after its first block for step caching
+(``denoiser_split``). ``PipelineBase`` gives the defaults: every module a pipeline holds, a DiT or a whole VAE
+trained, no sequence parallelism and no step caching.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
@@ -72,6 +75,20 @@ class VideoPipeline(Protocol):
         recomputes its blocks in backward, through the parallel hooks. UserError if the pipeline cannot split."""
 
 
+@dataclass
+class DenoiserSplit:
+    """The DiT cut after its first block, for step caching (vgen.flow.stepcache). For the same arguments as
+    ``module.forward``: ``probe, hidden, state = head(*args, **kwargs)`` runs the input layers and the first block,
+    ``rest(hidden, state)`` the other blocks (same shape as ``hidden``), ``finish(hidden, state)`` the output layers;
+    ``finish(rest(hidden, state), state)`` is ``module.forward``'s result, bit for bit. ``probe`` is what the first
+    block changed (its output minus its input), which the cache compares from step to step."""
+
+    module: torch.nn.Module
+    head: Callable
+    rest: Callable
+    finish: Callable
+
+
 TARGETS = ("dit", "vae")  # what `vgen train` trains: the denoiser or the autoencoder
 
 
@@ -114,6 +131,11 @@ class PipelineBase:
 
     def sequence_parallel(self, group, checkpointing: bool = False) -> AbstractContextManager:
         raise UserError(f"pipeline {self.name} cannot split over a process group")
+
+    def denoiser_split(self) -> DenoiserSplit:
+        """The DiT ``denoise`` calls, cut after its first block (step caching: ``vgen sample --step-cache``)."""
+        raise UserError(f"pipeline {self.name} cannot cache steps (it does not split its denoiser after the first "
+                        "block): drop --step-cache")
 
 
 def cat_text(parts: list[TextEmbeds]) -> TextEmbeds:

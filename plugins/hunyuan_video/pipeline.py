@@ -176,6 +176,10 @@ class HunyuanVideoPipeline(VAELatents, PipelineBase):
 
         return sequence_parallel(self.transformer, group, checkpointing)
 
+    def denoiser_split(self):
+        """The DiT cut after its first dual-stream block (step caching: vgen.flow.stepcache)."""
+        return self.transformer.split_first_block()
+
     # ---- saving and loading --------------------------------------------------------------------------------------
 
     def save(self, folder: str | Path, max_shard_size: int | str = "5GB") -> Path:

@@ -368,6 +368,29 @@ class HunyuanVideoTransformer3DModel(nn.Module):
         encoder_attention_mask: (B, Lt), 1/True for real tokens. pooled_projections: (B, pooled_projection_dim).
         guidance: (B,) or scalar, guidance scale * 1000 (guidance-distilled models only).
         """
+        x, c, ctx = self._embed(hidden_states, timestep, encoder_hidden_states, encoder_attention_mask,
+                                pooled_projections, guidance)
+        return self._unembed(self._blocks(x, c, ctx), ctx)
+
+    def split_first_block(self):
+        """``forward`` cut after the first dual-stream block (vgen.pipeline.DenoiserSplit: step caching); the
+        parts run the very ops ``forward`` runs."""
+        from vgen.pipeline import DenoiserSplit
+
+        if not self.transformer_blocks:
+            raise UserError("step caching needs a dual-stream block to compare (this DiT has num_layers = 0)")
+
+        def head(*args, **kwargs):
+            x, c, ctx = self._embed(*args, **kwargs)
+            first, c = self._run(self.transformer_blocks[0], x, c, ctx["cond"], ctx["rope"], ctx["mask"])
+            return first - x, first, (c, ctx)
+
+        return DenoiserSplit(self, head, rest=lambda x, state: self._blocks(x, state[0], state[1], start=1),
+                             finish=lambda x, state: self._unembed(x, state[1]))
+
+    def _embed(self, hidden_states, timestep, encoder_hidden_states, encoder_attention_mask=None,
+               pooled_projections=None, guidance=None):
+        """Steps 1-3 of ``forward``: video tokens, text tokens and what every block takes (cond, rope, mask)."""
         cfg = self.config
         batch, _, frames, height, width = hidden_states.shape
         p, pt = cfg.patch_size, cfg.patch_size_t
@@ -407,17 +430,25 @@ class HunyuanVideoTransformer3DModel(nn.Module):
         mask = None
         if text_mask is not None:
             mask = torch.cat([text_mask.new_ones(batch, n_video), text_mask], dim=1)  # (B, Li + Lt)
+        return x, c, {"cond": cond, "rope": rope, "mask": mask, "grid": grid, "shape": hidden_states.shape}
 
-        # 4. dual-stream blocks on (video, text), then 5. single-stream blocks on [video; text]
-        for block in self.transformer_blocks:
+    def _blocks(self, x, c, ctx: dict, start: int = 0) -> torch.Tensor:
+        """4. dual-stream blocks (from ``start``) on (video, text), then 5. single-stream blocks on [video; text];
+        the video tokens out."""
+        cond, rope, mask = ctx["cond"], ctx["rope"], ctx["mask"]
+        for block in self.transformer_blocks[start:]:
             x, c = self._run(block, x, c, cond, rope, mask)
+        n_video = x.shape[1]
         x = torch.cat([x, c], dim=1)
         for block in self.single_transformer_blocks:
             x = self._run(block, x, cond, rope, mask)
-        x = x[:, :n_video]
+        return x[:, :n_video]
 
-        # 6. final adaLN + projection, 7. unpatchify: each token's outputs are (channels, pt, p, p)
-        scale, shift = self.norm_out(cond)
+    def _unembed(self, x, ctx: dict) -> torch.Tensor:
+        """6. final adaLN + projection, 7. unpatchify: each token's outputs are (channels, pt, p, p)."""
+        batch, _, frames, height, width = ctx["shape"]
+        p, pt = self.config.patch_size, self.config.patch_size_t
+        scale, shift = self.norm_out(ctx["cond"])
         x = self.proj_out(modulate(layer_norm(x), shift, scale))
-        x = x.reshape(batch, *grid, -1, pt, p, p).permute(0, 4, 1, 5, 2, 6, 3, 7)
+        x = x.reshape(batch, *ctx["grid"], -1, pt, p, p).permute(0, 4, 1, 5, 2, 6, 3, 7)
         return x.reshape(batch, -1, frames, height, width)

@@ -235,6 +235,10 @@ class MovieGenPipeline(VAELatents, PipelineBase):
 
         return sequence_parallel(self.transformer, group, sequence_split(self.transformer), checkpointing)
 
+    def denoiser_split(self):
+        """The DiT cut after its first block (step caching: vgen.flow.stepcache)."""
+        return self.transformer.split_first_block()
+
     # ---- saving and loading --------------------------------------------------------------------------------------
 
     def save(self, folder: str | Path, max_shard_size: int | str = "5GB", dtype: torch.dtype | None = None) -> Path:

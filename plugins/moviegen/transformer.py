@@ -239,6 +239,27 @@ class MovieGenTransformer(nn.Module):
         """Velocity (B, out_channels, T, H, W) of latents (B, in_channels, T, H, W); ``timestep`` (B,) or scalar,
         sigma * 1000; each text encoder's states (B, L, dim) and mask (B, L) as its own argument (flat tensors: an
         exported graph takes them as inputs)."""
+        x, ctx = self._embed(hidden_states, timestep, ul2, ul2_mask, byt5, byt5_mask, metaclip, metaclip_mask)
+        return self._unembed(self._blocks(x, ctx), ctx)
+
+    def split_first_block(self):
+        """``forward`` cut after the first block (vgen.pipeline.DenoiserSplit: step caching); the parts run the very
+        ops ``forward`` runs."""
+        from vgen.pipeline import DenoiserSplit
+
+        if not self.blocks:
+            raise UserError("step caching needs a block to compare (this DiT has num_layers = 0)")
+
+        def head(*args, **kwargs):
+            x, ctx = self._embed(*args, **kwargs)
+            first = self._run(self.blocks[0], x, ctx["pos"], ctx["time"], ctx["context"], ctx["mask"])
+            return first - x - ctx["pos"], first, ctx  # what the block itself changed (it adds the positions)
+
+        return DenoiserSplit(self, head, rest=lambda x, ctx: self._blocks(x, ctx, start=1), finish=self._unembed)
+
+    def _embed(self, hidden_states, timestep, ul2=None, ul2_mask=None, byt5=None, byt5_mask=None, metaclip=None,
+               metaclip_mask=None):
+        """Video tokens and what every block takes (positions, adaLN from the timestep, text states and mask)."""
         text = {k: v for k, v in (("ul2", ul2), ("ul2_mask", ul2_mask), ("byt5", byt5), ("byt5_mask", byt5_mask),
                                   ("metaclip", metaclip), ("metaclip_mask", metaclip_mask)) if v is not None}
         cfg = self.config
@@ -256,11 +277,21 @@ class MovieGenTransformer(nn.Module):
             mask = None  # nothing padded: the unmasked (flash) kernels
         x = self.patch_embed(hidden_states.to(dtype))
         pos = self.positions(grid).to(dtype)
-        for block in self.blocks:
-            x = self._run(block, x, pos, time, context, mask)
-        shift, scale = (self.final_table[None] + cond[:, None]).chunk(2, dim=1)
+        return x, {"pos": pos, "time": time, "context": context, "mask": mask, "cond": cond, "grid": grid,
+                   "shape": hidden_states.shape}
+
+    def _blocks(self, x, ctx: dict, start: int = 0) -> torch.Tensor:
+        for block in self.blocks[start:]:
+            x = self._run(block, x, ctx["pos"], ctx["time"], ctx["context"], ctx["mask"])
+        return x
+
+    def _unembed(self, x, ctx: dict) -> torch.Tensor:
+        """Final adaLN + projection, unpatchify."""
+        batch, _, frames, height, width = ctx["shape"]
+        pt, ph, pw = self.config.patch_size
+        shift, scale = (self.final_table[None] + ctx["cond"][:, None]).chunk(2, dim=1)
         x = self.proj_out(modulate(self.norm_out(x), shift, scale))
-        x = x.reshape(batch, *grid, -1, pt, ph, pw).permute(0, 4, 1, 5, 2, 6, 3, 7)
+        x = x.reshape(batch, *ctx["grid"], -1, pt, ph, pw).permute(0, 4, 1, 5, 2, 6, 3, 7)
         return x.reshape(batch, -1, frames, height, width)
 
 

@@ -236,6 +236,11 @@ class ShapesPipeline(VAELatents, PipelineBase):
 
         return sequence_parallel(self.transformer.dit, group, checkpointing)
 
+    def denoiser_split(self):
+        """The HunyuanVideo DiT inside the denoiser, cut after its first dual-stream block (step caching); the text
+        encoder runs before it as always."""
+        return self.transformer.dit.split_first_block()
+
     # ---- saving and loading --------------------------------------------------------------------------------------
 
     def save(self, folder: str | Path, max_shard_size: int | str = "14MB", dtype: torch.dtype | None = None) -> Path:

@@ -78,6 +78,17 @@ def sample_command(
                                                 "artifacts of vgen export.", show_default="torch"),
     engine_dir: Path | None = typer.Option(None, help="Engine directory written by vgen export."),
     vae_tiling: str | None = typer.Option(None, help="auto | on | off.", show_default="auto"),
+    compile_dit: bool | None = typer.Option(None, "--compile/--no-compile", help="torch.compile the DiT's blocks; "
+                                            "compiled kernels are cached (VGEN_COMPILE_CACHE, else "
+                                            "~/.cache/vgen/compile), so a second run skips most of the compile "
+                                            "(docs/speed.md).", show_default="no-compile"),
+    fp8: bool | None = typer.Option(None, "--fp8/--no-fp8", help="The DiT's block Linear layers in FP8 (a GPU of "
+                                    "compute capability 8.9+, e.g. H100; docs/speed.md).", show_default="no-fp8"),
+    step_cache: float | None = typer.Option(None, "--step-cache", metavar="THRESHOLD",
+                                            help="Skip the DiT's blocks after the first when the first block's "
+                                            "change since the last full step is below THRESHOLD (first-block "
+                                            "caching; 0 = off; 0.1 is a good start: docs/speed.md).",
+                                            show_default="0"),
     cfg_batch: bool | None = typer.Option(None, "--cfg-batch/--no-cfg-batch", help="Batch cond and uncond.",
                                           show_default="cfg-batch"),
     preview: bool | None = typer.Option(None, "--preview/--no-preview", help="Also write a PNG strip.",
@@ -108,7 +119,8 @@ def sample_command(
                      guidance_interval=_interval(guidance_interval), seed=seed or None, batch_size=batch_size,
                      frames=frames, height=height, width=width, video_size=video_size, fps=fps, dtype=dtype, device=device, out=out,
                      image=image, offload=offload, attention=attention, vae_tiling=vae_tiling, cfg_batch=cfg_batch,
-                     preview=preview, engine=engine, engine_dir=engine_dir, lora=lora, lora_scale=lora_scale)
+                     preview=preview, engine=engine, engine_dir=engine_dir, lora=lora, lora_scale=lora_scale,
+                     compile=compile_dit, fp8=fp8, step_cache=step_cache)
     if from_sidecar is not None:
         if prompts or prompts_file:
             raise UserError("--from reruns a sidecar's prompt; give no other prompts")

@@ -1,6 +1,7 @@
 """The typed contract between vgen's stages and its plugins: one Protocol for each kind of thing a hook registers.
 
-- ``register_pipelines``: ``VideoPipeline``; subclass ``PipelineBase`` (both in vgen.pipeline).
+- ``register_pipelines``: ``VideoPipeline``; subclass ``PipelineBase``; ``DenoiserSplit`` for step caching (all in
+  vgen.pipeline).
 - ``register_samplers``: ``Sampler``; subclass ``FlowSampler``. ``register_schedules``: ``Schedule``, a function
   (vgen.contract.sampler).
 - ``register_curation_stages``: ``SourceStage``, ``SplitStage``, ``CutStage``, ``ClipStage`` or ``CaptionStage`` by
@@ -23,6 +24,7 @@ _WHERE = {
     "VideoPipeline": "vgen.pipeline",
     "PipelineBase": "vgen.pipeline",
     "TextEmbeds": "vgen.pipeline",
+    "DenoiserSplit": "vgen.pipeline",
     "Sampler": "vgen.contract.sampler",
     "FlowSampler": "vgen.contract.sampler",
     "Schedule": "vgen.contract.sampler",

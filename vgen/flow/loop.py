@@ -18,7 +18,7 @@ import torch
 
 from vgen import console, registry
 from vgen.errors import UserError
-from vgen.flow import schedules
+from vgen.flow import schedules, stepcache
 from vgen.flow.guidance import GuidedVelocity
 from vgen.flow.image import fit, image_latent, load_image
 from vgen.flow.offload import Placement
@@ -249,13 +249,15 @@ def generate(pipe, prompts: list[str] | str, *, steps: int | None = None, sample
              latents: torch.Tensor | None = None, image=None, generator: torch.Generator | None = None,
              progress: bool = True, device=None, dtype=None, placement: Placement | None = None,
              cfg_batch: bool = True, vae_tiling: str = "auto", tile_above: int = 17 * 512 * 512,
-             decode: bool = True, on_step=None) -> SampleResult:
+             decode: bool = True, on_step=None, step_cache: float = 0.0) -> SampleResult:
     """Generate one video per prompt (batched). Unset options come from ``pipe.defaults``.
 
     ``guidance`` is the true-CFG scale (1 = off; ``negative`` is the unconditional prompt), ``embedded_guidance``
     the distilled guidance value the model takes, ``guidance_interval=(lo, hi)`` restricts true CFG to those
     sigmas. ``seed`` is one seed for all or one per prompt; ``generator`` (if given) draws all noise instead;
     ``latents`` replaces the noise. ``image`` (path, PIL image or array) is the first frame for image-to-video.
+    ``step_cache`` > 0 skips the DiT's blocks after the first when the first changed less than that since the last
+    full call (vgen.flow.stepcache; 0 = off).
     """
     prompts = [prompts] if isinstance(prompts, str) else list(prompts)
     truncated = check_prompts(pipe, prompts)
@@ -270,6 +272,7 @@ def generate(pipe, prompts: list[str] | str, *, steps: int | None = None, sample
     dtype = dtype or place_dtype
     placement = placement or Placement(pipe, device)
     seeds = check_seeds(seed, len(prompts))
+    cache = stepcache.step_cache(pipe, step_cache)
     clock = Clock(device)
 
     with clock("encode_prompt"), placement.stage("text"):
@@ -285,8 +288,9 @@ def generate(pipe, prompts: list[str] | str, *, steps: int | None = None, sample
         constrain = functools.partial(keep_first_frame, first)
     velocity = GuidedVelocity(pipe, cond, uncond, scale=opts["guidance"], embedded=opts["embedded_guidance"],
                               interval=guidance_interval, batch=cfg_batch, device=device, dtype=dtype)
-    with clock("denoise"), placement.stage("denoise"):
-        x = denoise(solver, velocity, x, sigmas, constrain=constrain, draw=draw, progress=progress, on_step=on_step)
+    with clock("denoise"), placement.stage("denoise"), stepcache.installed(cache):
+        x = denoise(solver, cache.wrap(velocity) if cache else velocity, x, sigmas, constrain=constrain, draw=draw,
+                    progress=progress, on_step=on_step)
     clock.timings["s_per_step"] = clock.timings["denoise"] / opts["steps"]
     tiled = set_vae_tiling(pipe.vae, wants_tiling(vae_tiling, opts, tile_above))
     video = torch.empty(0)
@@ -294,6 +298,7 @@ def generate(pipe, prompts: list[str] | str, *, steps: int | None = None, sample
         with clock("decode"), placement.stage("vae"):
             video = decode_frames(pipe, x, dtype)
     info = dict(opts, seeds=seeds, negative=negative, guidance_interval=guidance_interval, vae_tiling=tiled,
-                model_calls=velocity.calls, truncated_prompts=len(truncated), image_note=image_note,
+                model_calls=velocity.calls, step_cache=cache.summary() if cache else None,
+                truncated_prompts=len(truncated), image_note=image_note,
                 device=str(device), dtype=str(dtype).replace("torch.", ""))
     return SampleResult(frames=video, latents=x.cpu(), timings=clock.timings, sigmas=sigmas, info=info)

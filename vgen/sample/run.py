@@ -141,7 +141,28 @@ def load_pipeline(s: SampleSettings):
         from vgen.engines.standins import apply_engine
 
         pipe = apply_engine(pipe, s.engine, s.engine_dir, device=device)
+    fast_modes(s, pipe)
     return pipe, device, dtype
+
+
+def fast_modes(s: SampleSettings, pipe) -> None:
+    """--fp8 (the DiT's block Linear layers in FP8, vgen.nn.fp8), then --compile (vgen.compile); --step-cache is
+    checked here so a pipeline that cannot split refuses before any step runs."""
+    from vgen import compile as compiling
+
+    if s.fp8:
+        try:
+            from vgen.nn.fp8 import to_fp8
+        except ImportError:
+            raise UserError("--fp8 needs vgen.nn.fp8, which this install lacks") from None
+        if to_fp8(compiling.dit_module(pipe)) == 0:
+            console.warn("--fp8: no Linear layer of this DiT can run in FP8 (too small or none in its blocks)")
+    if s.compile:
+        compiling.compile_dit(pipe)
+    if s.step_cache:
+        from vgen.flow.stepcache import step_cache
+
+        step_cache(pipe, s.step_cache)
 
 
 def generate_options(s: SampleSettings) -> dict:
@@ -150,7 +171,7 @@ def generate_options(s: SampleSettings) -> dict:
     return {"steps": s.steps, "sampler": s.sampler, "schedule": s.schedule, "shift": s.shift, "guidance": s.guidance,
             "embedded_guidance": s.embedded_guidance, "guidance_interval": s.guidance_interval, "frames": s.frames,
             "height": s.height, "width": s.width, "image": s.image, "cfg_batch": s.cfg_batch,
-            "vae_tiling": s.vae_tiling, "tile_above": s.tile_above}
+            "vae_tiling": s.vae_tiling, "tile_above": s.tile_above, "step_cache": s.step_cache}
 
 
 def with_hub_weights(s: SampleSettings) -> SampleSettings:
@@ -196,6 +217,9 @@ def check_names(s: SampleSettings) -> None:
     if Path(s.out).exists() and not Path(s.out).is_dir():
         raise UserError(f"--out {s.out} is a file, not a folder")
     check_writable(s.out, "--out")
+    modes = [flag for flag, on in (("--compile", s.compile), ("--fp8", s.fp8), ("--step-cache", s.step_cache)) if on]
+    if modes and (s.engine != "torch" or s.engine_dir is not None):
+        raise UserError(f"{modes[0]} speeds up vgen's own DiT; --engine {s.engine} runs an exported one: drop one")
 
 
 PARALLEL = ("ulysses", "cfg", "cfg-ulysses")
@@ -230,6 +254,8 @@ def sample_videos(s: SampleSettings, specs: list[PromptSpec], as_json: bool = Fa
     check_names(s)
     if parallel is not None and parallel not in PARALLEL:
         raise UserError(f"--parallel {parallel!r}: use one of {', '.join(PARALLEL)}")
+    if parallel is not None and s.step_cache:  # each rank would judge its own share of the tokens
+        raise UserError("--step-cache does not run under --parallel yet: drop one")
     s = with_hub_weights(s)
     with attention_backend(s.attention), _ranks(s, parallel) as (s, groups):
         return _sample_all(s, specs, as_json, replayed, groups)
@@ -250,6 +276,7 @@ def _ranks(s: SampleSettings, parallel: str | None):
 def _sample_all(s: SampleSettings, specs: list[PromptSpec], as_json: bool, replayed: dict | None, groups):
     import torch
 
+    from vgen.compile import CompileClock
     from vgen.flow.loop import generate
     from vgen.flow.offload import Placement
 
@@ -264,10 +291,11 @@ def _sample_all(s: SampleSettings, specs: list[PromptSpec], as_json: bool, repla
     try:
         with _split(pipe, groups):
             for batch in batches(s, specs):
-                started = time.perf_counter()
+                started, compiling = time.perf_counter(), CompileClock()
                 res = generate(pipe, [job.spec.prompt for job in batch], negative=batch[0].negative,
                                seed=[job.seed for job in batch], progress=main and not as_json, placement=placement,
                                device=device, dtype=dtype, **generate_options(s))
+                _compile_apart(res, compiling.read(), s.compile)
                 if main:
                     notes.say(res.info)
                     results += [out.write(job, i, res, len(batch), started, as_json) for i, job in enumerate(batch)]
@@ -276,6 +304,17 @@ def _sample_all(s: SampleSettings, specs: list[PromptSpec], as_json: bool, repla
         if device.type == "cuda":
             torch.cuda.empty_cache()
     return results
+
+
+def _compile_apart(res, compiled: dict, asked: bool) -> None:
+    """Compile time (first calls of a compiled DiT) reported apart from the sampling time it happened in."""
+    if asked or compiled["seconds"]:
+        res.timings["compile"] = compiled["seconds"]
+        res.timings["denoise"] = max(0.0, res.timings["denoise"] - compiled["seconds"])
+        res.timings["s_per_step"] = res.timings["denoise"] / res.info["steps"]
+        from vgen.compile import cache_dir
+
+        res.info["compile"] = {**compiled, "cache_dir": str(cache_dir())}
 
 
 @dataclass
@@ -327,6 +366,7 @@ class Outputs:
     image_hash: str | None
     lora_hash: str | None
     first: int = 0  # numbering continues after what --out already holds: no name is ever reused
+    fp8_layers: int | None = None  # Linear layers --fp8 converted
 
     @classmethod
     def of(cls, s: SampleSettings, pipe, load_seconds: float, replayed: dict | None) -> Outputs:
@@ -338,7 +378,7 @@ class Outputs:
         remove_stale_temporaries(s.out)  # what a killed run left
         return cls(s, float(s.fps or pipe.defaults.get("fps", 24)), load_seconds, hashes,
                    sha256(Path(s.image)) if s.image else None, sha256(Path(s.lora)) if s.lora else None,
-                   next_index(s.out))
+                   next_index(s.out), _fp8_layers(pipe) if s.fp8 else None)
 
     def write(self, job: Job, i: int, res, batch: int, started: float, as_json: bool) -> dict:
         """Video ``i`` of a batch's result: MP4 (+ preview) and sidecar, and the line that reports it."""
@@ -366,7 +406,7 @@ class Outputs:
         elif console.state.quiet:  # -q: only results, and where each video went is one
             console.out.print(str(video_path), markup=False, highlight=False)
         else:
-            console.info(f"wrote {video_path} ({timings['total']:.1f} s, {res.timings['s_per_step']:.2f} s/step)")
+            console.info(f"wrote {video_path} ({_summary(timings, res.info)})")
         return sidecar
 
     def sidecar(self, job: Job, info: dict, batch: int, video_path: Path, preview: Path | None,
@@ -393,8 +433,28 @@ class Outputs:
             "lora_sha256": self.lora_hash, "image": str(s.image) if s.image else None, "image_sha256": self.image_hash,
             "device": info["device"], "dtype": info["dtype"], "offload": s.offload, "attention": s.attention,
             "vae_tiling": info["vae_tiling"], "model_calls": info["model_calls"], "batch": batch,
+            "step_cache": info.get("step_cache"), "compile": info.get("compile"), "fp8_layers": self.fp8_layers,
             "timings": timings, "settings": resolved,
         }
+
+
+def _fp8_layers(pipe) -> int:
+    from vgen.compile import dit_module
+
+    return sum(type(m).__name__ == "FP8Linear" for m in dit_module(pipe).modules())
+
+
+def _summary(timings: dict, info: dict) -> str:
+    """The run line's numbers: total and per-step seconds, compile seconds apart, the DiT calls a step cache saved."""
+    parts = [f"{timings['total']:.1f} s", f"{timings['s_per_step']:.2f} s/step"]
+    if "compile" in timings:
+        hits = (info.get("compile") or {}).get("cache_hits", 0)
+        parts.append(f"compile {timings['compile']:.1f} s" + (f", {hits} cached graphs" if hits else ""))
+    cache = info.get("step_cache")
+    if cache:
+        parts.append(f"step cache skipped {cache['skipped_calls']} of {cache['full_calls'] + cache['skipped_calls']}"
+                     " DiT calls")
+    return ", ".join(parts)
 
 
 PATH_FIELDS = ("weights", "lora", "engine_dir", "image")  # files a sidecar's settings name

@@ -56,6 +56,10 @@ class SampleSettings(BaseSettings):
     lora_scale: Finite = 1.0
     engine: str = "torch"  # torch, or a registered export format run from engine_dir (`vgen plugins`)
     engine_dir: Path | None = None  # the engine directory vgen export wrote
+    # speed (docs/speed.md)
+    compile: bool = False  # torch.compile the DiT's blocks (kernels cached in ~/.cache/vgen/compile)
+    fp8: bool = False  # the DiT's block Linear layers in FP8 (vgen.nn.fp8: Hopper/Ada GPUs; CPU slowly)
+    step_cache: float = Field(0.0, ge=0, le=1e3, allow_inf_nan=False)  # first-block residual caching; 0 = off
     vae_tiling: Literal["auto", "on", "off"] = "auto"
     tile_above: Positive = 17 * 512 * 512  # auto tiling when frames * height * width exceeds this
     # outputs
