@@ -1,28 +1,36 @@
 #!/usr/bin/env bash
-# Issue 34's GPU measurements in one call on one H100 (about 8-9 minutes of wall time), most important first:
+# Issue 34's GPU measurements, one call of about 8-9 minutes on one H100 per SUITE, most important first.
+# SUITE=main (default):
 #   1. VAE decode, vgen vs diffusers (tiled as diffusers' docs run it, and untiled)      benchmarks/vae_decode.py
 #   2. one 13B DiT step, bf16 vs FP8 linears (speed, relative error)                      benchmarks/fp8_dit.py
-#   3. a whole 480x848x61 sample, vgen vs diffusers, STEPS steps (10) with the 50-step
-#      total estimated from the measured per-step time (50 steps of both do not fit)    benchmarks/whole_sample.py
-#   4. the same sample with vgen's fast modes (--fp8 --step-cache), 50 steps, vgen only
-#   5. VAE decode with cudnn.benchmark; 6. FP8 step with the single blocks' proj_out through the FP8 layer;
-#   7. 256x256x129 with the fast modes (the seed's headline); 8. --offload model under a 32 GB cap
+#   3. a whole 480x848x61 sample, vgen vs diffusers, STEPS (10) steps, the 50-step total
+#      estimated from the measured per-step time (50 steps of both do not fit one call)  benchmarks/whole_sample.py
+#   4. the same sample with vgen's fast modes (--fp8 --step-cache 0.1), 50 steps, vgen only
+#   5. VAE decode with cudnn.benchmark (vgen); 6. the FP8 step with the single-stream blocks' proj_out through
+#      the FP8 layer (--concat-proj-out: what vgen's block would need to change for that layer's FP8 speed)
+# SUITE=tiny: the same plumbing with tiny models on a CPU, in seconds.
+# SUITE=large:
+#   1. 720x1280x129, vgen bf16, 2 steps + decode, 50-step total estimated; 2. the same with --fp8
+#   3. 256x256x129 with --fp8 --step-cache 0.1, 30 steps (the seed's "5 s video in 12 s")
+#   4. 480p with --offload model under a 32 GB cap (set_per_process_memory_fraction), 5 steps, 50 estimated
+#   5. VAE decode with channels_last_3d (vgen and diffusers)
 # Each step gets what is left of BUDGET seconds (timeout) and is skipped, saying so, when too little is left; a
 # failing step costs only its own table. Tables go to $OUT/<step>.md, everything printed to $OUT/suite.log.
 #
 # Run (the GPU host lacks diffusers and pydantic: carry .whl-bench = .whl-dub's wheels + diffusers 0.42.1):
-#   export WHL=.whl-bench; . maintainers/gpu-host/device_setup.sh; bash benchmarks/gpu_speed_suite.sh
+#   export WHL=.whl-bench; . maintainers/gpu-host/device_setup.sh; SUITE=main bash benchmarks/gpu_speed_suite.sh
 set -u
 OUT=${OUT:-benchmarks/results/suite}
+SUITE=${SUITE:-main}
 BUDGET=${BUDGET:-510}  # seconds for all steps (the call's limit is 600: set-up and copying back need the rest)
 STEPS=${STEPS:-10}
 mkdir -p "$OUT"
 start=$(date +%s)
-nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>&1 | tee -a "$OUT/suite.log"
-python3 -c "import torch, diffusers; print('torch', torch.__version__, 'diffusers', diffusers.__version__)" \
-  2>&1 | tee -a "$OUT/suite.log"
+{ command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
+  python3 -c "import torch, diffusers; print('torch', torch.__version__, 'diffusers', diffusers.__version__)"
+} 2>&1 | tee -a "$OUT/suite.log"
 
-# step NAME MIN_SECONDS ARGS...: run python ARGS with what is left of the budget, table into $OUT/NAME.md
+# step NAME MIN_SECONDS ARGS...: python3 ARGS --out $OUT/NAME.md with what is left of the budget
 step() {
   local name=$1 need=$2
   shift 2
@@ -36,13 +44,32 @@ step() {
   echo "== $name: exit ${PIPESTATUS[0]} after $(( $(date +%s) - start ))s in all" | tee -a "$OUT/suite.log"
 }
 
-step vae_decode 60 benchmarks/vae_decode.py --modes tiled,untiled --warmup 1 --iters 1
-step fp8_dit 90 benchmarks/fp8_dit.py --warmup 2 --iters 3
-step whole_480p 120 benchmarks/whole_sample.py --preset 480p --steps "$STEPS" --estimate-steps 50
-step whole_480p_fast 90 benchmarks/whole_sample.py --preset 480p --only vgen --fp8 --step-cache 0.1 --steps 50
-step vae_decode_cudnn 30 benchmarks/vae_decode.py --modes tiled --warmup 1 --iters 1 --cudnn-benchmark --only vgen
-step fp8_dit_concat 90 benchmarks/fp8_dit.py --warmup 2 --iters 3 --concat-proj-out
-step whole_256_fast 60 benchmarks/whole_sample.py --preset 256 --only vgen --fp8 --step-cache 0.1 --steps 30
-step whole_480p_cap32 90 benchmarks/whole_sample.py --preset 480p --only vgen --offload model --memory-cap-gb 32 \
-  --steps 5 --estimate-steps 50
+case "$SUITE" in
+  main)
+    step vae_decode 60 benchmarks/vae_decode.py --modes tiled,untiled --warmup 1 --iters 1
+    step fp8_dit 90 benchmarks/fp8_dit.py --warmup 2 --iters 3
+    step whole_480p 120 benchmarks/whole_sample.py --preset 480p --steps "$STEPS" --estimate-steps 50
+    step whole_480p_fast 90 benchmarks/whole_sample.py --preset 480p --only vgen --fp8 --step-cache 0.1 --steps 50
+    step vae_decode_cudnn 30 benchmarks/vae_decode.py --modes tiled --warmup 1 --iters 1 --cudnn-benchmark \
+      --only vgen
+    step fp8_dit_concat 90 benchmarks/fp8_dit.py --warmup 2 --iters 3 --concat-proj-out
+    ;;
+  large)
+    step whole_720p 120 benchmarks/whole_sample.py --preset 720p --only vgen --steps 2 --estimate-steps 50
+    step whole_720p_fp8 120 benchmarks/whole_sample.py --preset 720p --only vgen --fp8 --steps 2 \
+      --estimate-steps 50
+    step whole_256_fast 60 benchmarks/whole_sample.py --preset 256 --only vgen --fp8 --step-cache 0.1 --steps 30
+    step whole_480p_cap32 90 benchmarks/whole_sample.py --preset 480p --only vgen --offload model \
+      --memory-cap-gb 32 --steps 5 --estimate-steps 50
+    step vae_decode_cl 40 benchmarks/vae_decode.py --modes tiled --warmup 1 --iters 1 --channels-last
+    ;;
+  tiny)  # the plumbing on a CPU (tests/benchmarks), tiny models
+    step vae_decode 10 benchmarks/vae_decode.py --tiny --modes tiled --warmup 0 --iters 1
+    step fp8_dit 10 benchmarks/fp8_dit.py --tiny --warmup 0 --iters 1
+    step whole_tiny 10 benchmarks/whole_sample.py --tiny
+    step whole_tiny_fast 10 benchmarks/whole_sample.py --tiny --only vgen --fp8 --step-cache 0.1 --steps 4
+    step never 100000 benchmarks/whole_sample.py --tiny
+    ;;
+  *) echo "SUITE must be main, large or tiny, got $SUITE" >&2; exit 2 ;;
+esac
 echo "== done in $(( $(date +%s) - start ))s" | tee -a "$OUT/suite.log"

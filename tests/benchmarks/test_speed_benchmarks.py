@@ -2,6 +2,7 @@
 one markdown table naming the device, with the rows and columns its GPU run has, and numbers that say the two
 implementations agree; bad flags are one argparse line and exit 2."""
 
+import os
 import subprocess
 from pathlib import Path
 
@@ -100,3 +101,17 @@ def test_suite_script_parses_and_runs_every_benchmark():
     text = suite.read_text()
     for script in ("vae_decode.py", "fp8_dit.py", "whole_sample.py"):
         assert f"benchmarks/{script}" in text
+
+
+@pytest.mark.slow
+def test_suite_tiny_writes_a_table_per_step_and_skips_past_the_budget(tmp_path):
+    env = {**os.environ, "OUT": str(tmp_path), "SUITE": "tiny", "BUDGET": "300", "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run(["bash", str(BENCH / "gpu_speed_suite.sh")], capture_output=True, text=True, env=env,
+                          cwd=BENCH.parent, timeout=400)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    for name in ("vae_decode", "fp8_dit", "whole_tiny", "whole_tiny_fast"):
+        text = (tmp_path / f"{name}.md").read_text()
+        assert "device: CPU" in text and "| --- |" in text, name
+    log = (tmp_path / "suite.log").read_text()
+    assert "== never: skipped" in log and not (tmp_path / "never.md").exists()
+    assert log.count(": exit 0 after") == 4
