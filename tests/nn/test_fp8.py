@@ -123,13 +123,24 @@ def test_to_fp8_refuses_clearly(monkeypatch):
         to_fp8(nn.Linear(32, 32))
     with torch.device("meta"):
         model = nn.Sequential(nn.Sequential(nn.Linear(32, 32)))
-    with pytest.raises(UserError, match="FP8 linear layers need"):
+    with pytest.raises(UserError, match="meta device"):
         to_fp8(model)
     assert not fp8_supported("meta")
+    with pytest.raises(UserError, match="FP8 linear layers need"):
+        to_fp8(nn.Sequential(nn.Sequential(nn.Linear(32, 32))), device="meta")  # runs where FP8 cannot
     monkeypatch.setattr(fp8, "fp8_supported", lambda device: False)
     with pytest.raises(UserError, match="drop --fp8"):
         to_fp8(nn.Sequential(nn.Sequential(nn.Linear(32, 32))))
     assert to_fp8(nn.Sequential(nn.Sequential(nn.Linear(24, 32)))) == 0  # nothing eligible: nothing to refuse
+
+
+@needs_cpu_fp8
+def test_to_fp8_checks_the_device_it_will_run_on(monkeypatch):
+    asked = []
+    monkeypatch.setattr(fp8, "fp8_supported", lambda device: asked.append(torch.device(device)) or True)
+    model = nn.Sequential(nn.Sequential(nn.Linear(32, 32), nn.Linear(32, 16)))
+    assert to_fp8(model, device="cuda:0") == 2  # held on the host for offloading, run on the GPU
+    assert asked == [torch.device("cuda:0")]
 
 
 @pytest.mark.gpu

@@ -141,23 +141,30 @@ def convertible(name: str, layer: nn.Module) -> bool:
     return not any(SKIP_PARTS.search(part) for part in name.split("."))
 
 
-def to_fp8(module: nn.Module, fast_accum: bool = True, compile_quantize: bool | None = None) -> int:
+def to_fp8(module: nn.Module, fast_accum: bool = True, compile_quantize: bool | None = None,
+           device: str | torch.device | None = None) -> int:
     """Replace the eligible ``nn.Linear`` layers of ``module`` by ``FP8Linear`` in place; returns how many.
 
-    Raises a UserError when the weights sit on a device without FP8 matmuls (a GPU older than compute capability
-    8.9, the meta device) or the module is a bare Linear (there is no parent to swap it in)."""
+    ``device``: where the layers will run (default: where their weights are; a model held on the host for
+    offloading converts there and runs on ``device``). Raises a UserError when that device has no FP8 matmuls (a
+    GPU older than compute capability 8.9), the weights are on the meta device (nothing to quantize) or the module
+    is a bare Linear (there is no parent to swap it in)."""
     if isinstance(module, nn.Linear):
         raise UserError("to_fp8 converts the Linear layers inside a module: pass the model, not a Linear")
-    targets = [(name, layer) for name, layer in module.named_modules() if convertible(name, layer)]
-    if not targets:
+    names = [name for name, layer in module.named_modules() if convertible(name, layer)]
+    if not names:
         return 0
-    for device in {layer.weight.device for _, layer in targets}:
-        if not fp8_supported(device):
-            what = torch.cuda.get_device_name(device) if device.type == "cuda" else device.type
+    places = {module.get_submodule(n).weight.device for n in names}
+    if torch.device("meta") in places:
+        raise UserError("FP8 conversion needs the weights' values: load them before converting (meta device)")
+    for target in {torch.device(device)} if device is not None else places:
+        if not fp8_supported(target):
+            what = torch.cuda.get_device_name(target) if target.type == "cuda" else target.type
             raise UserError(f"FP8 linear layers need row-wise scaled e4m3 matmuls (an NVIDIA GPU of compute "
                             f"capability 8.9+, e.g. H100 / L40S / RTX 4090); {what} has none: drop --fp8")
-    for name, layer in targets:
+    for name in names:  # one layer at a time: each bf16 weight is freed as its FP8 copy replaces it
         parent_name, _, child = name.rpartition(".")
-        setattr(module.get_submodule(parent_name), child,
-                FP8Linear.from_linear(layer, fast_accum=fast_accum, compile_quantize=compile_quantize))
-    return len(targets)
+        parent = module.get_submodule(parent_name)
+        setattr(parent, child, FP8Linear.from_linear(getattr(parent, child), fast_accum=fast_accum,
+                                                     compile_quantize=compile_quantize))
+    return len(names)
