@@ -3,10 +3,13 @@
 # write it beside the default model (plugins/shapes_edit/weights/editor.safetensors, bf16) with SHIP=1.
 #   1. NUM edit pairs of the shapes world (seed SEED, default 0; the eval cases use other seeds), rendered in memory
 #      and encoded into a latent cache (plugins/shapes_edit/pairs_cache.py: no video files, no PyAV needed);
-#   2. vgen train run --recipe shapes-edit (LoRA on the default DiT + the zero-initialised source input);
+#   2. vgen train run --recipe shapes-edit (LoRA on the default DiT, the zero-initialised source input and the
+#      instruction words' new vocabulary rows, t shifted to high noise);
 #   3. the LoRA file in bf16 -> WORK/editor.safetensors (and with SHIP=1 into the package, or SHIP_TO=FILE);
-#   4. EVAL_N > 0: the editor on held-out pairs 0 .. EVAL_N-1 of seed 1000 (the eval cases), rendered in memory, at
-#      each EVAL_STRENGTHS x EVAL_GUIDANCES (plugins/shapes_edit/quick_eval.py) -> WORK/eval.json;
+#   4. EVAL_N > 0: the editor on EVAL_N held-out pairs of seed EVAL_SEED (2000: neither trained on nor eval cases),
+#      rendered in memory, at each EVAL_STRENGTHS x EVAL_GUIDANCES; the best is stored in the editor file (its
+#      sampling defaults) and run on pairs of seed 1000 (`vgen eval edits`' cases) -> WORK/eval.json
+#      (plugins/shapes_edit/quick_eval.py); then SHIP=1 copies the file into the package;
 #   5. COPY_TO=DIR: editor.safetensors, eval.json, metrics.jsonl and recipe.json copied there (a device's $OUT).
 # Usage: [SHIP=1] [SEED=N] [CONFIG=tiny] [TRAIN_ARGS="--set lr=1e-3"] [EVAL_N=200] [COPY_TO=DIR]
 #        scripts/train_editor.sh WORK [NUM]
@@ -39,22 +42,24 @@ python3 -c "
 import sys, torch
 from safetensors.torch import load_file, save_file
 state = {k: v.to(torch.bfloat16).contiguous() for k, v in load_file(sys.argv[1]).items()}
-for out in sys.argv[2:]:
-    if out:
-        save_file(state, out, metadata={'format': 'pt', 'vgen_pipeline': 'shapes-edit'})
-        print(out)
-" "$work/run/lora.safetensors" "$work/editor.safetensors" \
-  "$([ "${SHIP:-0}" = 1 ] && echo "${SHIP_TO:-plugins/shapes_edit/weights/editor.safetensors}")"
+save_file(state, sys.argv[2], metadata={'format': 'pt', 'vgen_pipeline': 'shapes-edit'})
+print(sys.argv[2])
+" "$work/run/lora.safetensors" "$work/editor.safetensors"
 if [ "${EVAL_N:-0}" -gt 0 ]; then
-  stamp "eval on $EVAL_N held-out pairs"
+  stamp "sampling settings on $EVAL_N pairs of seed ${EVAL_SEED:-2000}, the best on the eval cases' seed 1000"
   python3 -m vgen_plugins.shapes_edit.quick_eval --weights "$work/editor.safetensors" ${CONFIG:+--config "$CONFIG"} \
-    --num "$EVAL_N" --strength "${EVAL_STRENGTHS:-0.9,1.0}" --guidance "${EVAL_GUIDANCES:-3,5}" \
-    --steps "${EVAL_STEPS:-10}" --json "$work/eval.json"
+    --num "$EVAL_N" --seed "${EVAL_SEED:-2000}" --test-seed 1000 --write-defaults \
+    --strength "${EVAL_STRENGTHS:-0.9,0.95,1.0}" --guidance "${EVAL_GUIDANCES:-3,5}" --steps "${EVAL_STEPS:-10}" \
+    --json "$work/eval.json"
+fi
+if [ "${SHIP:-0}" = 1 ]; then
+  cp "$work/editor.safetensors" "${SHIP_TO:-plugins/shapes_edit/weights/editor.safetensors}.tmp"
+  mv "${SHIP_TO:-plugins/shapes_edit/weights/editor.safetensors}.tmp" "${SHIP_TO:-plugins/shapes_edit/weights/editor.safetensors}"
 fi
 if [ -n "${COPY_TO:-}" ]; then
   mkdir -p "$COPY_TO"
   for f in editor.safetensors eval.json run/metrics.jsonl run/recipe.json; do
-    [ -f "$work/$f" ] && cp "$work/$f" "$COPY_TO/"
+    if [ -f "$work/$f" ]; then cp "$work/$f" "$COPY_TO/"; fi
   done
 fi
 stamp "done"

@@ -29,7 +29,8 @@ class InstructEditor:
 
         if getattr(pipe, "name", None) != "shapes-edit":
             raise UserError("editor shapes-instruct runs on pipeline shapes-edit")
-        strength = DEFAULT_STRENGTH if request.strength is None else float(request.strength)
+        strength = request.strength  # None: the editor file's measured best (its metadata), else DEFAULT_STRENGTH
+        strength = float(pipe.defaults.get("strength", DEFAULT_STRENGTH) if strength is None else strength)
         if not 0.0 < strength <= 1.0:
             raise UserError(f"--strength must be in (0, 1] (the sigma sampling starts at), got {strength}")
         if tuple(latents.shape) != latent_shape(pipe, 1, *SIZE):

@@ -157,14 +157,41 @@ class _PlainEmbed(nn.Module):
 
 
 def from_base(base: ShapesPipeline, editor: Path | None = None) -> ShapesEditPipeline:
-    """The editor pipeline over a loaded shapes model; ``editor``: a LoRA file merged into it."""
+    """The editor pipeline over a loaded shapes model; ``editor``: a LoRA file merged into it, whose metadata may
+    hold the sampling settings it was measured best with (``write_sampling_defaults``)."""
     from vgen.nn.lora import apply_lora
 
     pipe = ShapesEditPipeline(base.transformer, base.vae, base.tokenizer, base.weight_files())
     if editor is not None:
         apply_lora(pipe, editor)
         pipe._files.append(Path(editor))
+        pipe.defaults.update(read_sampling_defaults(editor))
     return pipe
+
+
+SAMPLING_KEYS = {"vgen_strength": "strength", "vgen_guidance": "guidance"}  # editor metadata -> pipe.defaults
+
+
+def read_sampling_defaults(editor: str | Path) -> dict[str, float]:
+    from safetensors import safe_open
+
+    with safe_open(str(editor), "pt") as f:
+        meta = f.metadata() or {}
+    return {name: float(meta[key]) for key, name in SAMPLING_KEYS.items() if key in meta}
+
+
+def write_sampling_defaults(editor: str | Path, strength: float, guidance: float) -> Path:
+    """Rewrite the editor file (atomically) with ``strength`` and ``guidance`` in its metadata."""
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+
+    from vgen.nn.lora import save_lora
+
+    with safe_open(str(editor), "pt") as f:
+        meta = dict(f.metadata() or {})
+    meta.pop("format", None)
+    meta.update(vgen_strength=f"{strength:g}", vgen_guidance=f"{guidance:g}")
+    return save_lora(editor, load_file(str(editor)), meta)
 
 
 def build(weights=None, config=None, device="cpu", dtype=torch.float32, **options) -> ShapesEditPipeline:

@@ -4,7 +4,12 @@ a few cases runs. ``vgen eval edits`` over ``vgen datasets shapes-edits`` cases 
 pair ``i`` of a seed here is case ``i`` there (before MP4 compression).
 
     python -m vgen_plugins.shapes_edit.quick_eval [--weights FILE] [--num 70] [--per-kind 10] [--seed 1000]
-        [--strength 0.9,1.0] [--guidance 3,5] [--steps 10] [--config tiny] [--json OUT]
+        [--strength 0.9,1.0] [--guidance 3,5] [--steps 10] [--config tiny] [--json OUT] [--method flowedit]
+        [--test-seed 1000 --write-defaults]
+
+The training script sweeps on pairs of seed 2000 (never trained on, never in the eval cases), stores the best
+setting in the editor file (its sampling defaults) and runs that one on seed 1000: the settings are not chosen on
+the cases they are reported on.
 """
 
 from __future__ import annotations
@@ -32,33 +37,49 @@ def held_out(seed: int, num: int, per_kind: int | None) -> list:
     return pairs
 
 
+def _labels(pair) -> dict:
+    src_caption, tgt_caption = pair.captions()
+    return {"kind": pair.kind, "instruction": pair.instruction, "source_caption": src_caption,
+            "target_caption": tgt_caption, "kept": [list(k) for k in pair.kept]}
+
+
+def _frames(pipe, z: torch.Tensor) -> np.ndarray:
+    """Decoded uint8 videos (B, T, H, W, 3) of latents, as vgen edit writes them before the MP4."""
+    video = pipe.decode(z.to(pipe.dtype)).float().clamp(0, 1).permute(0, 2, 3, 4, 1).cpu().numpy()
+    return np.round(video * 255).astype(np.uint8)
+
+
 @torch.no_grad()
 def score_pairs(pipe, pairs: list, strength: float, guidance: float, steps: int, seed: int = 0,
-                batch: int = 50) -> list[dict]:
-    """Edit each pair's source with its instruction as ``vgen edit --seed SEED`` does (shapes-instruct; batched,
-    the same noise for each) and score it as ``vgen eval edits`` does."""
+                batch: int = 50, method: str = "shapes-instruct") -> list[dict]:
+    """Edit each pair's source as ``vgen edit --seed SEED`` does and score it as ``vgen eval edits`` does: the
+    instruction editor batched (the same noise for each), a training-free ``method`` (flowedit, sdedit) one by one
+    with the pair's source and target captions."""
     from vgen_plugins.shapes.edit_eval import score_edit
     from vgen_plugins.shapes.world import render
     from vgen_plugins.shapes_edit.editor import sample_edits
     from vgen_plugins.shapes_edit.pairs_cache import _pixels
 
+    from vgen import registry
+    from vgen.contract.edit import EditRequest
     from vgen.flow.loop import resolve_options
 
     rows, opts = [], resolve_options(pipe, steps=steps, guidance=guidance)
-    device, dtype = pipe.device, pipe.dtype
     for start in range(0, len(pairs), batch):
         chunk = pairs[start:start + batch]
         sources = [render(p.source) for p in chunk]
-        latents = pipe.encode_video(_pixels(sources, device, dtype)).float()
-        noise = torch.randn(latents.shape[1:], generator=torch.Generator().manual_seed(seed))
-        z, _, _ = sample_edits(pipe, latents, [p.instruction for p in chunk], noise.expand_as(latents), strength,
-                               opts)
-        videos = pipe.decode(z.to(dtype)).float().clamp(0, 1).permute(0, 2, 3, 4, 1).cpu().numpy()
-        for j, pair in enumerate(chunk):
-            src_caption, tgt_caption = pair.captions()
-            labels = {"kind": pair.kind, "instruction": pair.instruction, "source_caption": src_caption,
-                      "target_caption": tgt_caption, "kept": [list(k) for k in pair.kept]}
-            rows.append(score_edit(np.round(videos[j] * 255).astype(np.uint8), sources[j], labels))
+        latents = pipe.encode_video(_pixels(sources, pipe.device, pipe.dtype)).float()
+        if method == "shapes-instruct":
+            noise = torch.randn(latents.shape[1:], generator=torch.Generator().manual_seed(seed))
+            z, _, _ = sample_edits(pipe, latents, [p.instruction for p in chunk], noise.expand_as(latents),
+                                   strength, opts)
+        else:
+            editor = registry.get("editor", method).factory()
+            z = torch.cat([editor.edit(pipe, latents[j:j + 1], EditRequest(*p.captions(), strength=strength,
+                                                                           steps=steps, guidance=guidance),
+                                       torch.Generator().manual_seed(seed))[0] for j, p in enumerate(chunk)])
+        for j, frames in enumerate(_frames(pipe, z)):
+            rows.append(score_edit(frames, sources[j], _labels(chunk[j])))
     return rows
 
 
@@ -75,47 +96,75 @@ def _floats(text: str) -> list[float]:
     return [float(v) for v in text.split(",") if v.strip()]
 
 
-def main(argv: list[str] | None = None) -> int:
+def _load(a):
     from vgen_plugins.shapes_edit.pipeline import build
 
-    p = argparse.ArgumentParser(prog="quick_eval", description=__doc__.split("\n\n")[0])
-    p.add_argument("--weights", help="editor file (default: the shipped one)")
-    p.add_argument("--config", help="tiny: random tiny weights (a dry run)")
-    p.add_argument("--num", type=int, default=70)
-    p.add_argument("--per-kind", type=int)
-    p.add_argument("--seed", type=int, default=1000)
-    p.add_argument("--strength", default="0.9")
-    p.add_argument("--guidance", default="3")
-    p.add_argument("--steps", type=int, default=10)
-    p.add_argument("--json", help="write every setting's summary here")
-    a = p.parse_args(argv)
-    try:
-        strengths, guidances = _floats(a.strength), _floats(a.guidance)
-    except ValueError:
-        print(f"quick_eval: --strength/--guidance take numbers separated by commas, got {a.strength!r}, "
-              f"{a.guidance!r}", file=sys.stderr)
-        return 2
     device = "cuda" if torch.cuda.is_available() else "cpu"
     torch.manual_seed(0)  # a tiny config's random weights, as vgen train builds them (recipe seed 0)
+    if a.method != "shapes-instruct":
+        from vgen_plugins.shapes_model.pipeline import build as build_base
+
+        return build_base(config=a.config, device=device)
     pipe = build(weights=a.weights, config=a.config, device=device)
     if a.config and a.weights:  # a dry run: the editor file trained on the same random tiny model (seeded alike)
         from vgen.nn.lora import apply_lora
 
         apply_lora(pipe, a.weights)
-    pairs = held_out(a.seed, a.num, a.per_kind)
-    results = []
-    for strength in strengths:
-        for guidance in guidances:
-            t0 = time.perf_counter()
-            res = summary(score_pairs(pipe, pairs, strength, guidance, a.steps))
-            res.update(strength=strength, guidance=guidance, steps=a.steps,
-                       seconds=round(time.perf_counter() - t0, 1))
-            results.append(res)
-            print(json.dumps(res), flush=True)
+    return pipe
+
+
+def _run(pipe, a, seed: int, strength: float, guidance: float) -> dict:
+    t0 = time.perf_counter()
+    res = summary(score_pairs(pipe, held_out(seed, a.num, a.per_kind), strength, guidance, a.steps,
+                              method=a.method))
+    res.update(method=a.method, seed=seed, strength=strength, guidance=guidance, steps=a.steps,
+               seconds=round(time.perf_counter() - t0, 1))
+    print(json.dumps(res), flush=True)
+    return res
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="quick_eval", description=__doc__.split("\n\n")[0])
+    p.add_argument("--weights", help="editor file (default: the shipped one)")
+    p.add_argument("--method", default="shapes-instruct", help="or flowedit, sdedit (the default model, captions)")
+    p.add_argument("--config", help="tiny: random tiny weights (a dry run)")
+    p.add_argument("--num", type=int, default=70)
+    p.add_argument("--per-kind", type=int)
+    p.add_argument("--seed", type=int, default=1000, help="the pairs' seed (1000: vgen eval edits' cases)")
+    p.add_argument("--strength", default="0.9")
+    p.add_argument("--guidance", default="3")
+    p.add_argument("--steps", type=int, default=10)
+    p.add_argument("--test-seed", type=int, help="then run the best setting (success, then preserved) on these")
+    p.add_argument("--write-defaults", action="store_true",
+                   help="store the best strength and guidance in --weights' metadata: the editor's defaults")
+    p.add_argument("--json", help="write every setting's summary here")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    a = _parser().parse_args(argv)
+    try:
+        strengths, guidances = _floats(a.strength), _floats(a.guidance)
+    except ValueError:
+        strengths = guidances = []
+    if not strengths or not guidances or (a.write_defaults and not a.weights):
+        print(f"quick_eval: --strength/--guidance take numbers separated by commas (got {a.strength!r}, "
+              f"{a.guidance!r}); --write-defaults needs --weights", file=sys.stderr)
+        return 2
+    pipe = _load(a)
+    results = [_run(pipe, a, a.seed, st, g) for st in strengths for g in guidances]
+    best = max(results, key=lambda r: (r["success"], r["preserved"]))
+    out = {"sweep": results, "picked": {"strength": best["strength"], "guidance": best["guidance"]}}
+    if a.test_seed is not None:
+        out["test"] = _run(pipe, a, a.test_seed, best["strength"], best["guidance"])
+    if a.write_defaults:
+        from vgen_plugins.shapes_edit.pipeline import write_sampling_defaults
+
+        write_sampling_defaults(a.weights, best["strength"], best["guidance"])
     if a.json:
         from vgen.io.atomic import write_text
 
-        write_text(a.json, json.dumps(results, indent=2) + "\n")
+        write_text(a.json, json.dumps(out, indent=2) + "\n")
     return 0
 
 

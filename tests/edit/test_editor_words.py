@@ -126,7 +126,7 @@ def test_quick_eval_scores_held_out_pairs(tmp_path, capsys):
     out = tmp_path / "eval.json"
     assert main(["--config", "tiny", "--num", "7", "--steps", "1", "--strength", "1.0", "--guidance", "1,2",
                  "--json", str(out)]) == 0
-    rows = json.loads(out.read_text())
+    rows = json.loads(out.read_text())["sweep"]
     assert [(r["cases"], r["guidance"]) for r in rows] == [(7, 1.0), (7, 2.0)]
     assert all(0 <= r["success"] <= 100 and set(r["by_kind"]) <= set(KINDS) for r in rows)
     capsys.readouterr()
@@ -135,3 +135,36 @@ def test_quick_eval_scores_held_out_pairs(tmp_path, capsys):
     assert main(["--config", "tiny", "--strength", "high"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].startswith("quick_eval:")
+
+
+def test_editor_file_carries_its_sampling_defaults(tmp_path, capsys):
+    """quick_eval --write-defaults stores the best setting of its sweep in the editor file; the editor samples with
+    it when the request leaves strength and guidance unset, and an explicit value still wins."""
+    from vgen_plugins.shapes_edit.editor import InstructEditor
+    from vgen_plugins.shapes_edit.pipeline import from_base, read_sampling_defaults
+    from vgen_plugins.shapes_edit.quick_eval import main
+
+    from vgen.contract import EditRequest
+
+    pipe = _tiny()
+    path = tmp_path / "editor.safetensors"
+    pipe.save(tmp_path / "m")
+    (tmp_path / "m" / "editor.safetensors").rename(path)
+    assert read_sampling_defaults(path) == {}
+    assert main(["--config", "tiny", "--weights", str(path), "--num", "3", "--steps", "1", "--strength", "1.0",
+                 "--guidance", "2.5", "--write-defaults", "--test-seed", "1000", "--json", str(tmp_path / "e.json")]) == 0
+    assert read_sampling_defaults(path) == {"strength": 1.0, "guidance": 2.5}
+    report = json.loads((tmp_path / "e.json").read_text())
+    assert report["picked"] == {"strength": 1.0, "guidance": 2.5} and report["test"]["seed"] == 1000
+    edited = from_base(_tiny(), path)
+    source = torch.randn(1, 4, 5, 8, 8)
+    _, info = InstructEditor().edit(edited, source, EditRequest(instruction="remove the red circle", steps=1),
+                                    torch.Generator().manual_seed(0))
+    assert (info["strength"], info["guidance"]) == (1.0, 2.5)
+    _, info = InstructEditor().edit(edited, source, EditRequest(instruction="remove the red circle", steps=1,
+                                                                strength=0.5, guidance=1.0),
+                                    torch.Generator().manual_seed(0))
+    assert (info["strength"], info["guidance"]) == (0.5, 1.0)
+    capsys.readouterr()
+    assert main(["--config", "tiny", "--write-defaults"]) == 2  # nothing to write them into
+    assert capsys.readouterr().err.startswith("quick_eval:")
