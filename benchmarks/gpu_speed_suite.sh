@@ -10,14 +10,17 @@
 #      the FP8 layer (--concat-proj-out: what vgen's block would need to change for that layer's FP8 speed)
 # SUITE=tiny: the same plumbing with tiny models on a CPU, in seconds.
 # SUITE=large:
-#   1. 720x1280x129, vgen bf16, 2 steps + decode, 50-step total estimated; 2. the same with --fp8
-#   3. 256x256x129 with --fp8 --step-cache 0.1, 30 steps (the seed's "5 s video in 12 s")
-#   4. 480p with --offload model under a 32 GB cap (set_per_process_memory_fraction), 5 steps, 50 estimated
-#   5. VAE decode with channels_last_3d (vgen and diffusers)
+#   1. 720x1280x129, vgen bf16, 2 steps + decode, 50-step total estimated (issue 34 part 3, lossless)
+#   2. 480p, 50 steps, vgen with every fast mode (--fp8 --compile --step-cache 0.1; compile seconds reported apart)
+#   3. 256x256x129, 30 steps, every fast mode, twice (the second run is the warm one: the seed's "5 s in 12 s")
+#   4. 720p with --fp8, 2 steps, 50 estimated; 5. VAE decode with channels_last_3d (both)
+# SUITE=memory (issue 34 part 7): 480p, 5 steps (50 estimated) with --offload model under a 32 GB cap, vgen then
+#   diffusers (enable_model_cpu_offload; accelerate is in .whl-bench), the same without the cap, and vgen with --fp8
 # Each step gets what is left of BUDGET seconds (timeout) and is skipped, saying so, when too little is left; a
 # failing step costs only its own table. Tables go to $OUT/<step>.md, everything printed to $OUT/suite.log.
 #
-# Run (the GPU host lacks diffusers and pydantic: carry .whl-bench = .whl-dub's wheels + diffusers 0.42.1):
+# Run (the GPU host lacks diffusers and pydantic: carry .whl-bench = .whl-dub's wheels + diffusers 0.42.1,
+# accelerate 1.16.0, psutil 7.2.2):
 #   export WHL=.whl-bench; . maintainers/gpu-host/device_setup.sh; SUITE=main bash benchmarks/gpu_speed_suite.sh
 set -u
 OUT=${OUT:-benchmarks/results/suite}
@@ -56,12 +59,25 @@ case "$SUITE" in
     ;;
   large)
     step whole_720p 120 benchmarks/whole_sample.py --preset 720p --only vgen --steps 2 --estimate-steps 50
+    step whole_480p_all 150 benchmarks/whole_sample.py --preset 480p --only vgen --fp8 --compile --step-cache 0.1 \
+      --steps 50
+    step whole_256_all 90 benchmarks/whole_sample.py --preset 256 --only vgen --fp8 --compile --step-cache 0.1 \
+      --steps 30 --repeat 2
     step whole_720p_fp8 120 benchmarks/whole_sample.py --preset 720p --only vgen --fp8 --steps 2 \
       --estimate-steps 50
-    step whole_256_fast 60 benchmarks/whole_sample.py --preset 256 --only vgen --fp8 --step-cache 0.1 --steps 30
-    step whole_480p_cap32 90 benchmarks/whole_sample.py --preset 480p --only vgen --offload model \
-      --memory-cap-gb 32 --steps 5 --estimate-steps 50
     step vae_decode_cl 40 benchmarks/vae_decode.py --modes tiled --warmup 1 --iters 1 --channels-last
+    ;;
+  memory)
+    step vgen_480p_cap32 90 benchmarks/whole_sample.py --preset 480p --only vgen --offload model \
+      --memory-cap-gb 32 --steps 5 --estimate-steps 50
+    step diffusers_480p_cap32 90 benchmarks/whole_sample.py --preset 480p --only diffusers --offload model \
+      --memory-cap-gb 32 --steps 5 --estimate-steps 50
+    step vgen_480p_offload 90 benchmarks/whole_sample.py --preset 480p --only vgen --offload model --steps 5 \
+      --estimate-steps 50
+    step diffusers_480p_offload 90 benchmarks/whole_sample.py --preset 480p --only diffusers --offload model \
+      --steps 5 --estimate-steps 50
+    step vgen_480p_cap32_fp8 90 benchmarks/whole_sample.py --preset 480p --only vgen --offload model --fp8 \
+      --memory-cap-gb 32 --steps 5 --estimate-steps 50
     ;;
   tiny)  # the plumbing on a CPU (tests/benchmarks), tiny models
     step vae_decode 10 benchmarks/vae_decode.py --tiny --modes tiled --warmup 0 --iters 1
@@ -70,6 +86,6 @@ case "$SUITE" in
     step whole_tiny_fast 10 benchmarks/whole_sample.py --tiny --only vgen --fp8 --step-cache 0.1 --steps 4
     step never 100000 benchmarks/whole_sample.py --tiny
     ;;
-  *) echo "SUITE must be main, large or tiny, got $SUITE" >&2; exit 2 ;;
+  *) echo "SUITE must be main, large, memory or tiny, got $SUITE" >&2; exit 2 ;;
 esac
 echo "== done in $(( $(date +%s) - start ))s" | tee -a "$OUT/suite.log"
