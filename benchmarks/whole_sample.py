@@ -22,7 +22,6 @@ cap), so "x diffusers" is against diffusers' eager time.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import gc
 import inspect
 import sys
@@ -353,5 +352,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    with contextlib.suppress(KeyboardInterrupt):
-        sys.exit(main())
+    sys.exit(main())
