@@ -48,7 +48,7 @@ print(sys.argv[2])
 if [ "${EVAL_N:-0}" -gt 0 ]; then
   stamp "sampling settings on $EVAL_N pairs of seed ${EVAL_SEED:-2000}, the best on the eval cases' seed 1000"
   python3 -m vgen_plugins.shapes_edit.quick_eval --weights "$work/editor.safetensors" ${CONFIG:+--config "$CONFIG"} \
-    --num "$EVAL_N" --seed "${EVAL_SEED:-2000}" --test-seed 1000 --write-defaults \
+    --num "$EVAL_N" --seed "${EVAL_SEED:-2000}" --test-seed 1000 --write-defaults --workers "${EVAL_WORKERS:-8}" \
     --strength "${EVAL_STRENGTHS:-0.9,0.95,1.0}" --guidance "${EVAL_GUIDANCES:-3,5}" --steps "${EVAL_STEPS:-10}" \
     --json "$work/eval.json"
 fi

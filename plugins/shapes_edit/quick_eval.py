@@ -49,13 +49,18 @@ def _frames(pipe, z: torch.Tensor) -> np.ndarray:
     return np.round(video * 255).astype(np.uint8)
 
 
+def _score(item) -> dict:
+    from vgen_plugins.shapes.edit_eval import score_edit
+
+    return score_edit(*item)
+
+
 @torch.no_grad()
 def score_pairs(pipe, pairs: list, strength: float, guidance: float, steps: int, seed: int = 0,
-                batch: int = 50, method: str = "shapes-instruct") -> list[dict]:
+                batch: int = 50, method: str = "shapes-instruct", pool=None) -> list[dict]:
     """Edit each pair's source as ``vgen edit --seed SEED`` does and score it as ``vgen eval edits`` does: the
     instruction editor batched (the same noise for each), a training-free ``method`` (flowedit, sdedit) one by one
-    with the pair's source and target captions."""
-    from vgen_plugins.shapes.edit_eval import score_edit
+    with the pair's source and target captions. ``pool``: an executor that scores (CPU) while the model samples."""
     from vgen_plugins.shapes.world import render
     from vgen_plugins.shapes_edit.editor import sample_edits
     from vgen_plugins.shapes_edit.pairs_cache import _pixels
@@ -64,7 +69,7 @@ def score_pairs(pipe, pairs: list, strength: float, guidance: float, steps: int,
     from vgen.contract.edit import EditRequest
     from vgen.flow.loop import resolve_options
 
-    rows, opts = [], resolve_options(pipe, steps=steps, guidance=guidance)
+    items, opts = [], resolve_options(pipe, steps=steps, guidance=guidance)
     for start in range(0, len(pairs), batch):
         chunk = pairs[start:start + batch]
         sources = [render(p.source) for p in chunk]
@@ -78,9 +83,8 @@ def score_pairs(pipe, pairs: list, strength: float, guidance: float, steps: int,
             z = torch.cat([editor.edit(pipe, latents[j:j + 1], EditRequest(*p.captions(), strength=strength,
                                                                            steps=steps, guidance=guidance),
                                        torch.Generator().manual_seed(seed))[0] for j, p in enumerate(chunk)])
-        for j, frames in enumerate(_frames(pipe, z)):
-            rows.append(score_edit(frames, sources[j], _labels(chunk[j])))
-    return rows
+        items += [(frames, sources[j], _labels(chunk[j])) for j, frames in enumerate(_frames(pipe, z))]
+    return list(pool.map(_score, items, chunksize=4) if pool is not None else map(_score, items))
 
 
 def summary(rows: list[dict]) -> dict:
@@ -113,10 +117,21 @@ def _load(a):
     return pipe
 
 
-def _run(pipe, a, seed: int, strength: float, guidance: float) -> dict:
+def _pool(workers: int):
+    """Scoring processes (spawned: the parent may hold a CUDA context), or none for ``workers`` <= 1."""
+    import contextlib
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    if workers <= 1:
+        return contextlib.nullcontext()
+    return ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"))
+
+
+def _run(pipe, a, seed: int, strength: float, guidance: float, pool=None) -> dict:
     t0 = time.perf_counter()
     res = summary(score_pairs(pipe, held_out(seed, a.num, a.per_kind), strength, guidance, a.steps,
-                              method=a.method))
+                              method=a.method, pool=pool))
     res.update(method=a.method, seed=seed, strength=strength, guidance=guidance, steps=a.steps,
                seconds=round(time.perf_counter() - t0, 1))
     print(json.dumps(res), flush=True)
@@ -137,6 +152,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--test-seed", type=int, help="then run the best setting (success, then preserved) on these")
     p.add_argument("--write-defaults", action="store_true",
                    help="store the best strength and guidance in --weights' metadata: the editor's defaults")
+    p.add_argument("--workers", type=int, default=1, help="processes that score the edited videos")
     p.add_argument("--json", help="write every setting's summary here")
     return p
 
@@ -152,11 +168,12 @@ def main(argv: list[str] | None = None) -> int:
               f"{a.guidance!r}); --write-defaults needs --weights", file=sys.stderr)
         return 2
     pipe = _load(a)
-    results = [_run(pipe, a, a.seed, st, g) for st in strengths for g in guidances]
-    best = max(results, key=lambda r: (r["success"], r["preserved"]))
-    out = {"sweep": results, "picked": {"strength": best["strength"], "guidance": best["guidance"]}}
-    if a.test_seed is not None:
-        out["test"] = _run(pipe, a, a.test_seed, best["strength"], best["guidance"])
+    with _pool(a.workers) as pool:
+        results = [_run(pipe, a, a.seed, st, g, pool) for st in strengths for g in guidances]
+        best = max(results, key=lambda r: (r["success"], r["preserved"]))
+        out = {"sweep": results, "picked": {"strength": best["strength"], "guidance": best["guidance"]}}
+        if a.test_seed is not None:
+            out["test"] = _run(pipe, a, a.test_seed, best["strength"], best["guidance"], pool)
     if a.write_defaults:
         from vgen_plugins.shapes_edit.pipeline import write_sampling_defaults
 

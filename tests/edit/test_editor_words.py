@@ -168,3 +168,13 @@ def test_editor_file_carries_its_sampling_defaults(tmp_path, capsys):
     capsys.readouterr()
     assert main(["--config", "tiny", "--write-defaults"]) == 2  # nothing to write them into
     assert capsys.readouterr().err.startswith("quick_eval:")
+
+
+def test_scoring_in_worker_processes_gives_the_same_rows():
+    from vgen_plugins.shapes_edit.quick_eval import _pool, held_out, score_pairs
+
+    pipe, pairs = _tiny(), held_out(1000, 3, None)
+    serial = score_pairs(pipe, pairs, 1.0, 2.0, 1)
+    with _pool(2) as pool:
+        assert score_pairs(pipe, pairs, 1.0, 2.0, 1, pool=pool) == serial
+    assert [r["instruction"] for r in serial] == [p.instruction for p in pairs]
