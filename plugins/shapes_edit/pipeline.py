@@ -102,10 +102,10 @@ class ShapesEditPipeline(ShapesPipeline):
         dit = self.transformer.dit
         if not isinstance(dit.x_embedder, SourceEmbed):
             dit.x_embedder = SourceEmbed(dit.x_embedder.proj)
+        self.base_tokenizer = self.tokenizer  # the shapes model's (what save writes)
+        self.tokenizer = instruction_tokenizer(self.tokenizer)
         embeddings = self.transformer.text_encoder.embeddings
-        if not isinstance(embeddings.token_embedding, WordEmbedding):
-            self.base_tokenizer = self.tokenizer
-            self.tokenizer = instruction_tokenizer(self.tokenizer)
+        if not isinstance(embeddings.token_embedding, WordEmbedding):  # (a transformer may be wrapped twice)
             embeddings.token_embedding = WordEmbedding(embeddings.token_embedding, self.tokenizer.unk_token_id,
                                                        len(INSTRUCTION_WORDS))
         self.defaults.update(DEFAULTS)
@@ -161,7 +161,8 @@ def from_base(base: ShapesPipeline, editor: Path | None = None) -> ShapesEditPip
     hold the sampling settings it was measured best with (``write_sampling_defaults``)."""
     from vgen.nn.lora import apply_lora
 
-    pipe = ShapesEditPipeline(base.transformer, base.vae, base.tokenizer, base.weight_files())
+    tokenizer = getattr(base, "base_tokenizer", base.tokenizer)  # base may be an editor pipeline itself
+    pipe = ShapesEditPipeline(base.transformer, base.vae, tokenizer, base.weight_files())
     if editor is not None:
         apply_lora(pipe, editor)
         pipe._files.append(Path(editor))

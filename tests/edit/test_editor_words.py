@@ -178,3 +178,15 @@ def test_scoring_in_worker_processes_gives_the_same_rows():
     with _pool(2) as pool:
         assert score_pairs(pipe, pairs, 1.0, 2.0, 1, pool=pool) == serial
     assert [r["instruction"] for r in serial] == [p.instruction for p in pairs]
+
+
+def test_a_base_wrapped_twice_still_reads_the_instruction_words():
+    from vgen_plugins.shapes_edit.pipeline import from_base
+    from vgen_plugins.shapes_model.pipeline import build as build_base
+
+    torch.manual_seed(0)
+    base = build_base(config="tiny")
+    first, second = from_base(base), from_base(base)
+    text = "remove the red circle"
+    assert first.tokenizer(text)["input_ids"] == second.tokenizer(text)["input_ids"]
+    assert second.tokenizer.unk_token_id not in second.tokenizer(text)["input_ids"]
