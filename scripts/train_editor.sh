@@ -19,6 +19,13 @@ set -euo pipefail
 work=${1:?work dir}; num=${2:-16000}
 command -v vgen >/dev/null || vgen() { python3 -m vgen "$@"; }
 stamp() { echo "[$(date +%T)] $*"; }
+copy_out() {
+  [ -n "${COPY_TO:-}" ] || return 0
+  mkdir -p "$COPY_TO"
+  for f in editor.safetensors eval.json run/metrics.jsonl run/recipe.json; do
+    if [ -f "$work/$f" ]; then cp "$work/$f" "$COPY_TO/"; fi
+  done
+}
 mkdir -p "$work"
 if [ ! -d "$work/cache" ]; then
   stamp "cache of $num pairs"
@@ -45,6 +52,7 @@ state = {k: v.to(torch.bfloat16).contiguous() for k, v in load_file(sys.argv[1])
 save_file(state, sys.argv[2], metadata={'format': 'pt', 'vgen_pipeline': 'shapes-edit'})
 print(sys.argv[2])
 " "$work/run/lora.safetensors" "$work/editor.safetensors"
+copy_out  # the weights come back even if the eval below runs out of time
 if [ "${EVAL_N:-0}" -gt 0 ]; then
   stamp "sampling settings on $EVAL_N pairs of seed ${EVAL_SEED:-2000}, the best on the eval cases' seed 1000"
   python3 -m vgen_plugins.shapes_edit.quick_eval --weights "$work/editor.safetensors" ${CONFIG:+--config "$CONFIG"} \
@@ -56,10 +64,5 @@ if [ "${SHIP:-0}" = 1 ]; then
   cp "$work/editor.safetensors" "${SHIP_TO:-plugins/shapes_edit/weights/editor.safetensors}.tmp"
   mv "${SHIP_TO:-plugins/shapes_edit/weights/editor.safetensors}.tmp" "${SHIP_TO:-plugins/shapes_edit/weights/editor.safetensors}"
 fi
-if [ -n "${COPY_TO:-}" ]; then
-  mkdir -p "$COPY_TO"
-  for f in editor.safetensors eval.json run/metrics.jsonl run/recipe.json; do
-    if [ -f "$work/$f" ]; then cp "$work/$f" "$COPY_TO/"; fi
-  done
-fi
+copy_out
 stamp "done"
