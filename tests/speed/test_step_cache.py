@@ -126,6 +126,7 @@ def test_pipelines_without_the_split_refuse_in_one_line(toy_registered, tmp_path
                         f"pipeline {name} cannot cache steps")
     assert not list(tmp_path.glob("*.mp4"))
     assert main(["-q", "sample", "x", "--pipeline", "toy", "--step-cache", "0", *out]) == 0  # 0 is off: fine
-    _one_line_error(capsys, ["sample", "x", "--step-cache", "-1", *out], "step_cache")
+    for bad in ("-1", "nan", "inf"):
+        _one_line_error(capsys, ["sample", "x", "--step-cache", bad, *out], "step_cache")
     _one_line_error(capsys, ["sample", "x", "--step-cache", "0.1", "--engine", "onnx", *out],
                     "--step-cache speeds up vgen's own DiT")
