@@ -1,6 +1,7 @@
 """Sound for video (``vgen dub``): MovieGen Audio as a first-party plugin.
 
-``autoencoder`` (DAC-VAE-like waveform <-> 25 Hz Gaussian latents), ``dit`` (flow-matching audio DiT: video features
+``autoencoder`` (DAC-VAE-like waveform <-> 25 Hz Gaussian latents), ``spectral`` (STFT levels <-> 25 Hz latents by
+principal components, Griffin-Lim back to sound: the shapes model's), ``dit`` (flow-matching audio DiT: video features
 added per latent frame, prompt by cross-attention, context spans for infilling and continuation), ``sampling``
 (midpoint solver + CFG), ``features`` (per-frame video features: pooled pixels, CLIP), ``model`` (the three as one
 ``vgen.contract.AudioModel``, windowed long generation, model folders), ``training`` (the "audio-ae" and "audio-dit"
@@ -70,6 +71,6 @@ def _target(name):
 @hookimpl
 def register_training_targets(register):
     register("audio-ae", _target("audio-ae"),
-             description="the dub model's audio autoencoder: multi-resolution STFT + waveform L1 + KL")
+             description="the dub model's audio autoencoder: spectral (PCA fit + level MSE) or waveform (STFT + L1 + KL)")
     register("audio-dit", _target("audio-dit"),
              description="the dub model's audio DiT: flow matching, masked infilling, video features + prompt")

@@ -23,10 +23,22 @@ class AutoencoderConfig:
     channels: list[int] = field(default_factory=lambda: [16, 32, 64, 128])  # after each encoder block
     latent_dim: int = 16
     dilations: list[int] = field(default_factory=lambda: [1, 3])  # residual units per block
+    # "waveform": the conv stack reads samples (DAC-VAE-like); "spectral" (spectral.py): linear maps of STFT levels
+    # (n_fft window, frames frame_hop samples apart, prod(strides) frames per latent; channels and dilations unused),
+    # the waveform back by Griffin-Lim
+    kind: str = "waveform"
+    n_fft: int = 2048
+    frame_hop: int = 160
+    griffin_lim_iters: int = 32
+
+    def __post_init__(self):
+        if self.kind not in ("waveform", "spectral"):
+            raise ValueError(f"autoencoder kind must be 'waveform' or 'spectral', got {self.kind!r}")
 
     @property
     def hop(self) -> int:
-        return math.prod(self.strides)
+        """Samples per latent frame."""
+        return math.prod(self.strides) * (self.frame_hop if self.kind == "spectral" else 1)
 
     @property
     def latent_rate(self) -> float:
@@ -119,8 +131,21 @@ class AudioAutoencoder(nn.Module):
     def forward(self, wave: torch.Tensor, sample: bool = True, generator=None):
         """Reconstruction (cut to the input's length), mean and logvar."""
         mean, logvar = self.encode(wave)
-        z = mean
-        if sample:
-            noise = torch.randn(mean.shape, generator=generator, device=mean.device, dtype=mean.dtype)
-            z = mean + noise * torch.exp(0.5 * logvar)
-        return self.decode(z)[..., : wave.shape[-1]], mean, logvar
+        return self.decode(posterior_sample(mean, logvar, sample, generator))[..., : wave.shape[-1]], mean, logvar
+
+
+def posterior_sample(mean: torch.Tensor, logvar: torch.Tensor, sample: bool = True, generator=None) -> torch.Tensor:
+    """A draw from N(mean, exp(logvar)), or the mean when not ``sample``."""
+    if not sample:
+        return mean
+    noise = torch.randn(mean.shape, generator=generator, device=mean.device, dtype=mean.dtype)
+    return mean + noise * torch.exp(0.5 * logvar)
+
+
+def build_autoencoder(config: AutoencoderConfig) -> nn.Module:
+    """The autoencoder of ``config.kind``: AudioAutoencoder (waveform) or spectral.SpectralAutoencoder."""
+    if config.kind == "spectral":
+        from vgen_plugins.audio.spectral import SpectralAutoencoder
+
+        return SpectralAutoencoder(config)
+    return AudioAutoencoder(config)

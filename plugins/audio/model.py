@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from vgen_plugins.audio.autoencoder import AudioAutoencoder, AutoencoderConfig
+from vgen_plugins.audio.autoencoder import AutoencoderConfig, build_autoencoder
 from vgen_plugins.audio.dit import AudioDiT, DiTConfig, tokenize
 from vgen_plugins.audio.features import resample
 from vgen_plugins.audio.sampling import midpoint_sample
@@ -27,13 +27,19 @@ CONFIG = "config.json"
 SHIPPED = Path(__file__).parent / "weights" / "shapes-dub"
 
 _SAMPLING = {"window_seconds": 2.0, "overlap_seconds": 0.5, "steps": 16, "guidance": 2.0, "shift": 1.0,
-             "latent_mean": 0.0, "latent_std": 1.0}
+             "latent_mean": 0.0, "latent_std": 1.0, "fade_seconds": 0.003}
+_SHAPES_DIT = {"latent_dim": 16, "feature_dim": 768, "width": 160, "depth": 4, "heads": 4}
 PRESETS = {
-    # the shapes world's 16 kHz sound at 25 latent frames per second, pixel features of 16 x 16 thumbnails
-    "shapes": {"autoencoder": {"sample_rate": 16000, "strides": [4, 4, 5, 8], "channels": [16, 32, 64, 128],
-                               "latent_dim": 16},
-               "dit": {"latent_dim": 16, "feature_dim": 768, "width": 160, "depth": 4, "heads": 4},
-               "features": {"name": "pixels", "options": {"size": 16}}, **_SAMPLING},
+    # the shapes world's 16 kHz sound at 25 latent frames per second (4 STFT frames of 160 samples each, 2048-point
+    # window), pixel features of 16 x 16 thumbnails; shift 3: the tone is chosen at high noise (docs/dub.md)
+    "shapes": {"autoencoder": {"sample_rate": 16000, "kind": "spectral", "strides": [4], "latent_dim": 16,
+                               "n_fft": 2048, "frame_hop": 160},
+               "dit": _SHAPES_DIT, "features": {"name": "pixels", "options": {"size": 16}},
+               **{**_SAMPLING, "shift": 3.0}},
+    # the first shapes layout: a waveform autoencoder (hop 640); kept to compare with (docs/dub.md)
+    "shapes-waveform": {"autoencoder": {"sample_rate": 16000, "strides": [4, 4, 5, 8],
+                                        "channels": [16, 32, 64, 128], "latent_dim": 16},
+                        "dit": _SHAPES_DIT, "features": {"name": "pixels", "options": {"size": 16}}, **_SAMPLING},
     # MovieGen Audio's layout: 48 kHz at 25 Hz (hop 1920), CLIP frame features (a local folder: features_path)
     "moviegen-48k": {"autoencoder": {"sample_rate": 48000, "strides": [2, 4, 5, 6, 8],
                                      "channels": [32, 64, 128, 256, 512], "latent_dim": 64},
@@ -42,14 +48,17 @@ PRESETS = {
                      "features": {"name": "clip", "options": {}}, **{**_SAMPLING, "window_seconds": 10.0,
                                                                       "overlap_seconds": 2.0, "steps": 64,
                                                                       "guidance": 3.0}},
-    # for tests: a few thousand parameters
-    "tiny": {"autoencoder": {"sample_rate": 16000, "strides": [4, 4, 5, 8], "channels": [4, 8, 8, 8],
-                             "latent_dim": 4, "dilations": [1]},
+    # for tests: a few thousand parameters (spectral and waveform autoencoders)
+    "tiny": {"autoencoder": {"sample_rate": 16000, "kind": "spectral", "strides": [4], "latent_dim": 4,
+                             "n_fft": 256, "frame_hop": 160, "griffin_lim_iters": 4},
              "dit": {"latent_dim": 4, "feature_dim": 48, "width": 32, "depth": 2, "heads": 2, "vocab": 64,
                      "max_words": 8},
              "features": {"name": "pixels", "options": {"size": 4}},
              **{**_SAMPLING, "window_seconds": 1.0, "overlap_seconds": 0.24, "steps": 2}},
 }
+PRESETS["tiny-waveform"] = {**PRESETS["tiny"], "autoencoder": {"sample_rate": 16000, "strides": [4, 4, 5, 8],
+                                                               "channels": [4, 8, 8, 8], "latent_dim": 4,
+                                                               "dilations": [1]}}
 
 
 class DubModel:
@@ -59,8 +68,12 @@ class DubModel:
         self.config = copy.deepcopy(config)
         self.device = torch.device(device)
         self.folder = folder
-        self.autoencoder = AudioAutoencoder(AutoencoderConfig(**config["autoencoder"])).to(self.device).eval()
-        self.dit = AudioDiT(DiTConfig(**config["dit"])).to(self.device).eval()
+        try:
+            ae_config, dit_config = AutoencoderConfig(**config["autoencoder"]), DiTConfig(**config["dit"])
+        except (TypeError, ValueError, KeyError) as e:
+            raise UserError(f"{folder or 'dub model config'}: not a dub model config ({e})") from None
+        self.autoencoder = build_autoencoder(ae_config).to(self.device).eval()
+        self.dit = AudioDiT(dit_config).to(self.device).eval()
         self._features = None
 
     # ------------------------------------------------------------------------------------------- loading, saving
@@ -148,9 +161,18 @@ class DubModel:
         return ((mean - self.config["latent_mean"]) / self.config["latent_std"]).transpose(1, 2)
 
     @torch.no_grad()
-    def decode(self, z: torch.Tensor) -> torch.Tensor:
+    def decode(self, z: torch.Tensor, length: int | None = None) -> torch.Tensor:
+        """(B, N, latent_dim) normalised latents -> (B, 1, length or N * hop) sound, faded in and out over
+        ``fade_seconds``: a sound that stops mid-cycle is a click (and a circular FFT hears one at the start too)."""
         z = z.transpose(1, 2) * self.config["latent_std"] + self.config["latent_mean"]
-        return self.autoencoder.decode(z)
+        wave = self.autoencoder.decode(z)[..., :length]
+        ramp = min(int(self.config.get("fade_seconds", 0.0) * self.sample_rate), wave.shape[-1] // 2)
+        if ramp:
+            up = torch.linspace(0.0, 1.0, ramp, device=wave.device, dtype=wave.dtype)
+            wave = wave.clone()
+            wave[..., :ramp] *= up
+            wave[..., -ramp:] *= up.flip(0)
+        return wave
 
     def video_features(self, frames, fps: float, n: int) -> torch.Tensor:
         """(n, D) features of ``frames`` at the latent rate."""
@@ -192,7 +214,7 @@ class DubModel:
                                   opts["steps"], opts["guidance"], opts["shift"])
             z[:, known:end] = out[:, known - start:]
             known = end
-        wave = self.decode(z)[0, :, :total].float().cpu().numpy()
+        wave = self.decode(z, total)[0].float().cpu().numpy()
         if kept is not None:
             wave[0, : len(kept)] = kept  # the kept soundtrack stays exactly as it was
         return np.ascontiguousarray(wave, dtype=np.float32)

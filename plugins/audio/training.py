@@ -1,7 +1,9 @@
 """The dub model's training targets for ``vgen train run`` (``register_training_targets``; recipes/dub/).
 
-- ``audio-ae``: the autoencoder reconstructs random crops of the clips' sound (multi-resolution STFT + waveform L1 +
-  KL); at the end the latents' mean and std are measured, so the DiT sees unit-scale latents.
+- ``audio-ae``: the autoencoder reconstructs random crops of the clips' sound: a waveform one by multi-resolution
+  STFT + waveform L1 + KL; a spectral one (spectral.py) starts from the principal components of the clips' STFT
+  levels and is fine-tuned on their MSE. At the end the latents' mean and std are measured, so the DiT sees
+  unit-scale latents.
 - ``audio-dit``: the DiT (autoencoder frozen, from ``weights`` = the audio-ae run's folder) learns the flow velocity
   of windows of the clips' latents, given the video features and caption, as masked infilling: often a prefix, a
   span or a suffix is given as context and only the rest is scored, so the same model continues a soundtrack.
@@ -20,9 +22,11 @@ from vgen_plugins.audio.data import load_clips
 from vgen_plugins.audio.dit import tokenize
 from vgen_plugins.audio.model import DubModel
 
+from vgen import console
 from vgen.errors import UserError
 
 AE_CROP_SECONDS = 1.0
+FIT_CLIPS = 2000
 VIDEO_DROPOUT = 0.1
 
 
@@ -56,6 +60,17 @@ class AutoencoderTarget:
             raise UserError("audio-ae needs clips with sound: data = a manifest from `vgen datasets shapes --audio`")
         self.clips = [c["audio"] for c in load_clips(s.data, self.model.sample_rate, frames=False)]
         self.crop = int(AE_CROP_SECONDS * self.model.sample_rate)
+        if self.model.autoencoder.config.kind == "spectral" and s.weights is None:
+            self.fit()
+
+    @torch.no_grad()
+    def fit(self) -> None:
+        """The spectral autoencoder starts from the principal components of (up to) FIT_CLIPS clips' levels."""
+        ae = self.model.autoencoder
+        levels = [ae.levels(torch.from_numpy(w)[None, None].to(self.device))[0].T for w in self.clips[:FIT_CLIPS]]
+        kept = ae.fit(torch.cat(levels).float())
+        console.info(f"audio-ae: principal components of {min(len(self.clips), FIT_CLIPS)} clips' levels keep "
+                     f"{kept:.1%} of their variance")
 
     def batches(self):
         rng = np.random.default_rng(self.s.seed)
@@ -71,12 +86,21 @@ class AutoencoderTarget:
 
     def loss(self, batch, step):
         wave = batch["wave"]
-        recon, mean, logvar = self.module(wave)
-        l1 = (recon.float() - wave).abs().mean(dim=(1, 2))
-        spec = stft_loss(recon, wave)
+        if self.model.autoencoder.config.kind == "spectral":
+            # MSE of levels (log magnitudes): a click's broadband frames count as a hum's bins do (a waveform L1
+            # cannot predict a click's random samples and learns silence instead); PCA's own measure, so fine-tuning
+            # starts at its optimum for linear maps
+            pred, target, mean, logvar = self.module.spectra(wave)
+            rec = ((pred.float() - target) ** 2).mean(dim=(1, 2))
+            logs = {"level_mse": rec.mean().detach()}
+        else:
+            recon, mean, logvar = self.module(wave)
+            l1 = (recon.float() - wave).abs().mean(dim=(1, 2))
+            spec = stft_loss(recon, wave)
+            rec = spec + l1
+            logs = {"stft": spec.mean().detach(), "l1": l1.mean().detach()}
         kl = 0.5 * (mean.float() ** 2 + logvar.float().exp() - 1 - logvar.float()).mean(dim=(1, 2))
-        per = spec + l1 + self.s.kl_weight * kl
-        return per, {"stft": spec.mean().detach(), "l1": l1.mean().detach(), "kl": kl.mean().detach()}
+        return rec + self.s.kl_weight * kl, {**logs, "kl": kl.mean().detach()}
 
     @torch.no_grad()
     def save(self, out: Path) -> Path:
