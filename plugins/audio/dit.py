@@ -22,6 +22,7 @@ from vgen.nn.layers import timestep_embedding
 class DiTConfig:
     latent_dim: int = 16
     feature_dim: int = 768  # per-frame video feature size (the extractor's ``dim``)
+    feature_layers: int = 1  # 1: a linear projection of the features; 2: an MLP (colour anywhere in a thumbnail)
     width: int = 160
     depth: int = 4
     heads: int = 4
@@ -94,7 +95,8 @@ class AudioDiT(nn.Module):
         self.config = config
         d = config.width
         self.inp = nn.Linear(2 * config.latent_dim + 1, d)
-        self.features = nn.Linear(config.feature_dim, d)
+        self.features = (nn.Linear(config.feature_dim, d) if config.feature_layers == 1 else
+                         nn.Sequential(nn.Linear(config.feature_dim, d), nn.GELU(approximate="tanh"), nn.Linear(d, d)))
         self.null_features = nn.Parameter(torch.zeros(d))  # the unconditional "no video" input
         self.words = nn.Embedding(config.vocab, d)
         self.null_text = nn.Parameter(torch.zeros(1, 1, d))  # always attended: a prompt-less row attends to it
