@@ -1,8 +1,8 @@
 """Per-frame video features for the audio DiT (``register_video_features``), and their resampling to the latent rate.
 
-- ``pixels``: each frame average-pooled to ``size`` x ``size`` RGB, in [-1, 1]. No weights, exact, cheap: in the
-  shapes world what makes a sound is a colour on screen (the hum) and an object at the bottom edge (the click), both
-  plain in a 16 x 16 thumbnail.
+- ``pixels``: each frame average-pooled to ``size`` x ``size`` RGB, in [-1, 1], and (``histogram``) its colour
+  histogram. No weights, exact, cheap: in the shapes world what makes a sound is a colour on screen (the hum: the
+  histogram) and an object at the bottom edge (the click: the thumbnail).
 - ``clip``: CLIP-family image embeddings (transformers' ``CLIPVisionModelWithProjection``) from a local folder, for
   real videos.
 """
@@ -27,17 +27,29 @@ def _as_tensor(frames) -> torch.Tensor:
 
 
 class PooledPixels:
-    """Frames average-pooled to ``size`` x ``size``: ``dim = 3 * size * size`` features per frame."""
+    """Frames average-pooled to ``size`` x ``size`` (``3 * size * size`` features per frame: where things are), and
+    with ``histogram`` = n > 0 also the frame's colour histogram over n x n x n RGB bins (``n ** 3`` more: which
+    colours are shown, wherever they are), as the square root of each bin's share of the pixels so that a small
+    object's colour is not lost beside the background's. The DiT reads a colour anywhere on screen from the
+    histogram in one linear step; from the thumbnail alone it had not learnt it after ~500 CPU steps."""
 
     name = "pixels"
 
-    def __init__(self, size: int = 16, device="cpu"):
-        self.size = int(size)
-        self.dim = 3 * self.size * self.size
+    def __init__(self, size: int = 16, histogram: int = 0, device="cpu"):
+        self.size, self.bins = int(size), int(histogram)
+        if self.size < 1 or self.bins < 0:
+            raise UserError(f"pixels features need size >= 1 and histogram >= 0, got {size}, {histogram}")
+        self.dim = 3 * self.size * self.size + self.bins ** 3
 
     def __call__(self, frames) -> torch.Tensor:
-        x = F.adaptive_avg_pool2d(_as_tensor(frames), self.size)
-        return (x * 2 - 1).flatten(1)
+        x = _as_tensor(frames)
+        pooled = (F.adaptive_avg_pool2d(x, self.size) * 2 - 1).flatten(1)
+        if not self.bins:
+            return pooled
+        q = (x * self.bins).long().clamp(0, self.bins - 1)  # (T, 3, H, W) bin of each channel
+        index = ((q[:, 0] * self.bins + q[:, 1]) * self.bins + q[:, 2]).flatten(1)
+        counts = torch.zeros(len(x), self.bins ** 3).scatter_add_(1, index, torch.ones_like(index, dtype=torch.float))
+        return torch.cat([pooled, (counts / index.shape[1]).sqrt()], dim=1)
 
 
 class ClipFeatures:

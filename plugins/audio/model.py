@@ -28,14 +28,15 @@ SHIPPED = Path(__file__).parent / "weights" / "shapes-dub"
 
 _SAMPLING = {"window_seconds": 2.0, "overlap_seconds": 0.5, "steps": 16, "guidance": 2.0, "shift": 1.0,
              "latent_mean": 0.0, "latent_std": 1.0, "fade_seconds": 0.003}
-_SHAPES_DIT = {"latent_dim": 16, "feature_dim": 768, "width": 160, "depth": 4, "heads": 4, "feature_layers": 2}
+_SHAPES_DIT = {"latent_dim": 16, "feature_dim": 768, "width": 160, "depth": 4, "heads": 4}
 PRESETS = {
     # the shapes world's 16 kHz sound at 25 latent frames per second (4 STFT frames of 160 samples each, 2048-point
-    # window), pixel features of 16 x 16 thumbnails; shift 3: the tone is chosen at high noise (docs/dub.md)
+    # window), pixel features: 16 x 16 thumbnails + 4 x 4 x 4 colour histograms; shift 3: the tone is chosen at high
+    # noise (docs/dub.md)
     "shapes": {"autoencoder": {"sample_rate": 16000, "kind": "spectral", "strides": [4], "latent_dim": 16,
                                "n_fft": 2048, "frame_hop": 160},
-               "dit": _SHAPES_DIT, "features": {"name": "pixels", "options": {"size": 16}},
-               **{**_SAMPLING, "shift": 3.0}},
+               "dit": {**_SHAPES_DIT, "feature_dim": 768 + 64, "feature_layers": 2},
+               "features": {"name": "pixels", "options": {"size": 16, "histogram": 4}}, **{**_SAMPLING, "shift": 3.0}},
     # the first shapes layout: a waveform autoencoder (hop 640); kept to compare with (docs/dub.md)
     "shapes-waveform": {"autoencoder": {"sample_rate": 16000, "strides": [4, 4, 5, 8],
                                         "channels": [16, 32, 64, 128], "latent_dim": 16},
@@ -51,9 +52,9 @@ PRESETS = {
     # for tests: a few thousand parameters (spectral and waveform autoencoders)
     "tiny": {"autoencoder": {"sample_rate": 16000, "kind": "spectral", "strides": [4], "latent_dim": 4,
                              "n_fft": 256, "frame_hop": 160, "griffin_lim_iters": 4},
-             "dit": {"latent_dim": 4, "feature_dim": 48, "width": 32, "depth": 2, "heads": 2, "vocab": 64,
+             "dit": {"latent_dim": 4, "feature_dim": 48 + 8, "width": 32, "depth": 2, "heads": 2, "vocab": 64,
                      "max_words": 8, "feature_layers": 2},
-             "features": {"name": "pixels", "options": {"size": 4}},
+             "features": {"name": "pixels", "options": {"size": 4, "histogram": 2}},
              **{**_SAMPLING, "window_seconds": 1.0, "overlap_seconds": 0.24, "steps": 2}},
 }
 PRESETS["tiny-waveform"] = {**PRESETS["tiny"], "autoencoder": {"sample_rate": 16000, "strides": [4, 4, 5, 8],
