@@ -9,7 +9,7 @@
 #   AE_MIN_PITCH=0.95 the round trip's pitch share below which the DiT is not trained (exit 3: fix the autoencoder)
 #   OUT=DIR           copies the DiT's EMA folder (bf16 weights + config) and the scores (score.json) there
 #   SHIP=DIR          copies the DiT's EMA folder there (plugins/audio/weights/shapes-dub to ship it)
-# The GPU run (docs/dub.md): FORMAT=npz AE_SECONDS=45 DIT_SECONDS=240 OUT=$OUT scripts/train_dub.sh /tmp/dub 8000
+# The GPU run (docs/dub.md; about 7 min on one H100): FORMAT=npz OUT=$OUT scripts/train_dub.sh /tmp/dub 8000
 set -euo pipefail
 work=${1:?work dir}; num=${2:-8000}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -39,7 +39,7 @@ EOF
 fi
 stamp "step 2: audio DiT"
 vgen train run --recipe shapes-dub-dit --data "$work/data" --weights "$work/ae/final" --out "$work/dit" \
-  --set time_limit_s="${DIT_SECONDS:-240}" ${DIT_ARGS:-}
+  --set time_limit_s="${DIT_SECONDS:-210}" ${DIT_ARGS:-}
 if [ "$check" -gt 0 ]; then
   stamp "check: held-out clips (17 and 65 frames)"
   python3 "$here/dub_check.py" "$work/dit/final-ema" "$work/heldout" --limit "$check" --out "$work/dub17.json"
