@@ -5,7 +5,8 @@ latents are), write them with their captions as prompt sidecars, and score them 
     python scripts/vae_roundtrip.py WEIGHTS SRC OUT
     vgen eval shapes OUT            # the same clips unchanged score ~100% (`vgen eval shapes SRC`)
 
-WEIGHTS: a shapes pipeline folder (plugins/shapes_model/weights). Runs in fp32 on the CPU (300 clips in ~1 min on
+WEIGHTS: a pipeline folder of ``--pipeline`` (default ``shapes``: plugins/shapes_model/weights; ``moviegen-shapes``
+for the MovieGen TAE). Runs in fp32 on the CPU (300 clips in ~1 min on
 2 idle cores; bf16 convolutions there are ~40x slower) or on a GPU with --device cuda.
 
 ``--sigma S`` asks where the DiT loses detail (SDEdit): each clip's latents are noised to S (the first sigma <= S of
@@ -20,8 +21,8 @@ import json
 from pathlib import Path
 
 import torch
-from vgen_plugins.shapes_model.pipeline import ShapesPipeline
 
+import vgen
 from vgen.flow.renoise import denoise_from
 from vgen.io.manifest import read_manifest
 from vgen.io.video import read_video, write_video
@@ -33,10 +34,11 @@ def main() -> None:
     ap.add_argument("src", type=Path, help="a folder `vgen datasets shapes` wrote")
     ap.add_argument("out", type=Path)
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--pipeline", default="shapes", help="the registered pipeline WEIGHTS belong to")
     ap.add_argument("--sigma", type=float, default=0.0, help="noise the latents to this sigma and let the DiT denoise")
     ap.add_argument("--seed", type=int, default=0, help="clip i's noise is drawn from seed + i")
     args = ap.parse_args()
-    pipe = ShapesPipeline.load(args.weights, device=args.device, dtype=torch.float32)
+    pipe = vgen.load(args.pipeline, weights=args.weights, device=args.device, dtype=torch.float32)
     args.out.mkdir(parents=True, exist_ok=True)
     manifest = args.src / "manifest.jsonl"
     records = read_manifest(manifest)

@@ -123,12 +123,13 @@ class Trainer:
         self.opt = torch.optim.AdamW(list(self.params.values()), lr=s.lr, betas=tuple(s.betas), eps=s.eps,
                                      weight_decay=s.weight_decay, fused=fused or None)
         self.ema = ({n: p.detach().clone().float() for n, p in self.params.items()} if s.ema_decay > 0 else None)
-        # torch.compile: the DiT's forward and backward as a few fused kernels (a small DiT on a GPU otherwise
-        # spends its step launching ~12k tiny ops); compiled in place, so weight names stay as they are
+        # torch.compile: the model's forward and backward as a few fused kernels (a small DiT or VAE on a GPU
+        # otherwise spends its step launching thousands of tiny ops); compiled in place, so weight names stay
         self._compiled = None
         if s.compile:
-            trained.compile()
-            self._compiled = trained
+            self._compiled = self.objective.compiled()
+            for module in self._compiled:
+                module.compile()
 
     def _sequence_parallel(self):
         """Inside: the denoiser runs sequence-parallel over this rank's group (forward and backward; checkpointed
@@ -168,7 +169,8 @@ class Trainer:
             except Exception as exc:  # noqa: BLE001 - any compiler failure: the eager model still trains
                 console.warn(f"torch.compile failed ({type(exc).__name__}: {str(exc).strip().splitlines()[0][:200]}); "
                              "training without it")
-                compiled._compiled_call_impl = None
+                for module in compiled:
+                    module._compiled_call_impl = None
                 self.batches.positions = positions  # the same batch again
                 record = self._train_step()
         return record if lazy else self.settle(record)
@@ -249,7 +251,11 @@ class Trainer:
         """The objective's metrics on the held-out clips (each at its bucket of the current stage)."""
         if not self.heldout:
             return {}
-        return self.objective.evaluate(self.heldout, self._buckets(stage_of(self.s, max(0, self.step - 1))), self.bad)
+        # eager: held-out batches have other shapes (a recompile for each) and no backward; on the CPU Inductor's
+        # fake-tensor pass also fails on the no-grad (mkldnn) 3D convolutions of a compiled VAE
+        with torch.compiler.set_stance("force_eager"):
+            return self.objective.evaluate(self.heldout, self._buckets(stage_of(self.s, max(0, self.step - 1))),
+                                           self.bad)
 
     def finish(self) -> dict:
         """Write the trained weights (rank 0): an adapter file, or the pipeline folder (+ its EMA twin)."""

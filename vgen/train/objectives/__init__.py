@@ -68,6 +68,10 @@ class Objective:
         """Metrics on held-out clips, each at its bucket of ``buckets``."""
         return {}
 
+    def compiled(self) -> list[torch.nn.Module]:
+        """The modules ``compile = true`` compiles in place (their forward is what the loss calls)."""
+        return [self.trained]
+
     def holder(self, pipe) -> torch.nn.Module:
         """``module`` for another copy of the pipeline (full or EMA weights are loaded into it)."""
         raise NotImplementedError

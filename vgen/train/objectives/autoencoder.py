@@ -73,8 +73,6 @@ class Reconstruction(Objective):
             raise UserError("a VAE trains on pixels: set train.data (a manifest), not train.cache")
         if s.fit_scaling_factor and not heldout:
             raise UserError("fit_scaling_factor measures the latents of held-out clips: set holdout > 0")
-        if s.compile:
-            raise UserError("compile = true compiles the DiT: it needs target = \"dit\"")
         self.s, self.pipe, self.clips, self.device, self.autocast = s, pipe, clips, device, autocast
         self.trained = pipe.trainable("vae", s.vae_trainable)
         self.module = Autoencoder(self.trained, sample=s.decode_from == "sample")
@@ -84,6 +82,10 @@ class Reconstruction(Objective):
             self.sigmas = [float(v) for v in renoise.tail(pipe, s.denoise_sigma_max)]  # ends with 0: the mean
         self.adversary = Adversary(s, device, autocast, d) if s.adv_weight > 0 else None
         self._adv_on, self._last = False, None
+
+    def compiled(self) -> list[torch.nn.Module]:
+        """The VAE's parts (encoder, decoder ...): the loss calls its encode/decode methods, not its forward."""
+        return [m for m in self.trained.children() if any(True for _ in m.parameters())]
 
     def fill(self, batch: dict, loaded: list, x: torch.Tensor, rows: range) -> None:
         batch["pixels"] = x
