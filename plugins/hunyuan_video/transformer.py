@@ -285,6 +285,8 @@ class SingleStreamBlock(nn.Module):
         h = modulate(layer_norm(x), shift, scale)
         attn = self.attn(h, rope, mask)
         mlp = F.gelu(self.proj_mlp(h), approximate="tanh")
+        if type(self.proj_out) is not nn.Linear:  # swapped (FP8, LoRA ...): its own forward, on the concat
+            return gated_add(x, gate, self.proj_out(torch.cat([attn, mlp.to(attn.dtype)], -1)))
         # proj_out(concat(attn, mlp)) as two matmuls on the two column blocks of its weight (the second one
         # accumulates in place), so the (L, 5 * width) concat is never materialised
         w = self.proj_out.weight

@@ -103,6 +103,19 @@ def test_to_fp8_tiny_dit_counts_and_error():
     assert to_fp8(quant) == 0  # converted layers are not converted again
 
 
+@needs_cpu_fp8
+def test_single_block_proj_out_runs_its_fp8_forward(monkeypatch):
+    """The single-stream block multiplies by its plain proj_out's weight in two column blocks; a converted one is
+    called as a module on the concat (its FP8 matmul), not read through its dequantized ``weight``."""
+    model, inputs = tiny_dit()
+    to_fp8(model)
+    calls, real = [], FP8Linear.forward
+    monkeypatch.setattr(FP8Linear, "forward", lambda self, x: calls.append(self) or real(self, x))
+    with torch.no_grad():
+        model(**inputs)
+    assert all(any(c is block.proj_out for c in calls) for block in model.single_transformer_blocks)
+
+
 @pytest.mark.parametrize("dtype", [torch.bfloat16])
 @needs_cpu_fp8
 def test_to_fp8_bf16_dit_close_to_bf16(dtype):
