@@ -14,6 +14,8 @@
 #   2. 480p, 50 steps, vgen with every fast mode (--fp8 --compile --step-cache 0.1; compile seconds reported apart)
 #   3. 256x256x129, 30 steps, every fast mode, twice (the second run is the warm one: the seed's "5 s in 12 s")
 #   4. 720p with --fp8, 2 steps, 50 estimated; 5. VAE decode with channels_last_3d (both)
+# SUITE=rest: what a second call must measure when only two fit (large's 720p, 256 and 480p-all rows, then memory's
+#   two 32 GB-capped rows)
 # SUITE=memory (issue 34 part 7): 480p, 5 steps (50 estimated) with --offload model under a 32 GB cap, vgen then
 #   diffusers (enable_model_cpu_offload; accelerate is in .whl-bench), the same without the cap, and vgen with --fp8
 # Each step gets what is left of BUDGET seconds (timeout) and is skipped, saying so, when too little is left; a
@@ -67,6 +69,17 @@ case "$SUITE" in
       --estimate-steps 50
     step vae_decode_cl 40 benchmarks/vae_decode.py --modes tiled --warmup 1 --iters 1 --channels-last
     ;;
+  rest)
+    step whole_720p 120 benchmarks/whole_sample.py --preset 720p --only vgen --steps 2 --estimate-steps 50
+    step whole_256_all 90 benchmarks/whole_sample.py --preset 256 --only vgen --fp8 --compile --step-cache 0.1 \
+      --steps 30 --repeat 2
+    step whole_480p_all 120 benchmarks/whole_sample.py --preset 480p --only vgen --fp8 --compile --step-cache 0.1 \
+      --steps 50
+    step vgen_480p_cap32 60 benchmarks/whole_sample.py --preset 480p --only vgen --offload model \
+      --memory-cap-gb 32 --steps 5 --estimate-steps 50
+    step diffusers_480p_cap32 60 benchmarks/whole_sample.py --preset 480p --only diffusers --offload model \
+      --memory-cap-gb 32 --steps 5 --estimate-steps 50
+    ;;
   memory)
     step vgen_480p_cap32 90 benchmarks/whole_sample.py --preset 480p --only vgen --offload model \
       --memory-cap-gb 32 --steps 5 --estimate-steps 50
@@ -86,6 +99,6 @@ case "$SUITE" in
     step whole_tiny_fast 10 benchmarks/whole_sample.py --tiny --only vgen --fp8 --step-cache 0.1 --steps 4
     step never 100000 benchmarks/whole_sample.py --tiny
     ;;
-  *) echo "SUITE must be main, large, memory or tiny, got $SUITE" >&2; exit 2 ;;
+  *) echo "SUITE must be main, large, rest, memory or tiny, got $SUITE" >&2; exit 2 ;;
 esac
 echo "== done in $(( $(date +%s) - start ))s" | tee -a "$OUT/suite.log"

@@ -324,6 +324,10 @@ def main(argv=None) -> int:
     results = []
     if a.only in ("both", "diffusers"):
         say("whole_sample", "diffusers")
+        if a.offload:  # the diffusers modules share vgen's tensors: on the host, offload moves the only copy
+            for m in pipe.modules().values():
+                m.to("cpu")
+            free(device)
         ref_pipe = build_diffusers(pipe, a)
         with torch.inference_mode():
             results.append(run_diffusers(a, ref_pipe, device, latents))
