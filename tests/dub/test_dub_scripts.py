@@ -51,3 +51,17 @@ def test_train_dub_dry_run(tmp_path, floor):
     scores = json.loads((tmp_path / "out" / "score.json").read_text())
     assert set(scores) == {"ae", "dub17", "dub65"} and scores["dub17"]["clips"] == 2
     assert (tmp_path / "out" / "shapes-dub" / "model.safetensors").is_file()
+
+
+def test_dub_eval_sets_scores_each_set_and_prints_a_table(tmp_path):
+    model = DubModel.build(config="tiny").save(tmp_path / "m")
+    samples = tmp_path / "videos"
+    assert main(["datasets", "shapes", "--num", "2", "--seed", "5", "--out", str(samples), "--workers", "1"]) == 0
+    env = {**os.environ, "SETS": "gen17 samples", "SAMPLES": str(samples), "OMP_NUM_THREADS": "1"}
+    res = subprocess.run(["bash", str(ROOT / "scripts" / "dub_eval_sets.sh"), str(tmp_path / "out"), "2", str(model)],
+                         env=env, capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr[-2000:]
+    for name in ("gen17", "samples"):
+        summary = json.loads((tmp_path / "out" / name / "dub_eval.json").read_text())["summary"]
+        assert summary["n"] == 2 and f"| {name} | 2 |" in res.stdout
+    assert len(list((tmp_path / "out" / "gen17").glob("*.mp4"))) == 2
