@@ -23,7 +23,7 @@ print('\\n'.join(random_prompts($num, seed=23, omit_size=0.3, omit_background=0.
       fi ;;
     *) echo "unknown set $set (gen17, gen65, samples)" >&2; exit 2 ;;
   esac
-  videos=$(find "$src" -name '*.mp4' | sort | head -n "$num")
+  videos=$(find "$src/" -name '*.mp4' | sort | head -n "$num")
   # shellcheck disable=SC2086
   vgen dub $videos --out "$out/$set" ${weights:+--weights "$weights"} --replace >/dev/null
   vgen eval dub "$out/$set" --json "$out/$set/dub_eval.json" >/dev/null

@@ -9,7 +9,10 @@
 #   AE_MIN_PITCH=0.95 the round trip's pitch share below which the DiT is not trained (exit 3: fix the autoencoder)
 #   OUT=DIR           copies the DiT's EMA folder (bf16 weights + config) and the scores (score.json) there
 #   SHIP=DIR          copies the DiT's EMA folder there (plugins/audio/weights/shapes-dub to ship it)
+#   INIT=DIR          a trained dub model folder: no autoencoder step, its DiT trained further on new clips (SEED)
+#   SEED=11           the training clips' seed (a model trained further needs clips it has not seen)
 # The GPU run (docs/dub.md; about 7 min on one H100): FORMAT=npz OUT=$OUT scripts/train_dub.sh /tmp/dub 8000
+# Further training of a model: INIT=plugins/audio/weights/shapes-dub SEED=61 DIT_ARGS="--set lr=3e-4" ...
 set -euo pipefail
 work=${1:?work dir}; num=${2:-8000}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -18,27 +21,32 @@ stamp() { echo "[$(date +%T)] $*"; }
 fmt=${FORMAT:-mp4}; check=${CHECK_N:-100}
 mkdir -p "$work"
 stamp "data: $num clips with sound ($fmt)"
-vgen datasets shapes --audio --num "$num" --out "$work/data" --seed 11 --format "$fmt"
+vgen datasets shapes --audio --num "$num" --out "$work/data" --seed "${SEED:-11}" --format "$fmt"
 if [ "$check" -gt 0 ]; then
   vgen datasets shapes --audio --num "$check" --out "$work/heldout" --seed 12 --format npz
   vgen datasets shapes --audio --num "$(( (check + 3) / 4 ))" --out "$work/heldout65" --seed 13 --frames 65 \
     --format npz
 fi
-stamp "step 1: audio autoencoder (PCA fit, then fine-tuned)"
-vgen train run --recipe shapes-dub-ae --data "$work/data" --out "$work/ae" \
-  --set time_limit_s="${AE_SECONDS:-45}" ${AE_ARGS:-}
-if [ "$check" -gt 0 ]; then
-  stamp "check: the autoencoder's round trip of held-out sound"
-  python3 "$here/dub_check.py" "$work/ae/final" "$work/heldout" --limit "$check" --ae-only --out "$work/ae.json"
-  python3 - "$work/ae.json" "${AE_MIN_PITCH:-0.95}" <<'EOF' || exit 3
+if [ -n "${INIT:-}" ]; then
+  ae=$INIT
+else
+  ae=$work/ae/final
+  stamp "step 1: audio autoencoder (PCA fit, then fine-tuned)"
+  vgen train run --recipe shapes-dub-ae --data "$work/data" --out "$work/ae" \
+    --set time_limit_s="${AE_SECONDS:-45}" ${AE_ARGS:-}
+  if [ "$check" -gt 0 ]; then
+    stamp "check: the autoencoder's round trip of held-out sound"
+    python3 "$here/dub_check.py" "$work/ae/final" "$work/heldout" --limit "$check" --ae-only --out "$work/ae.json"
+    python3 - "$work/ae.json" "${AE_MIN_PITCH:-0.95}" <<'EOF' || exit 3
 import json, sys
 pitch = json.load(open(sys.argv[1]))["autoencoder"]["pitch"]
 sys.exit(f"autoencoder round trip pitch {pitch:.0%} < {float(sys.argv[2]):.0%}: not training the DiT"
          if pitch < float(sys.argv[2]) else 0)
 EOF
+  fi
 fi
 stamp "step 2: audio DiT"
-vgen train run --recipe shapes-dub-dit --data "$work/data" --weights "$work/ae/final" --out "$work/dit" \
+vgen train run --recipe shapes-dub-dit --data "$work/data" --weights "$ae" --out "$work/dit" \
   --set time_limit_s="${DIT_SECONDS:-210}" ${DIT_ARGS:-}
 if [ "$check" -gt 0 ]; then
   stamp "check: held-out clips (17 and 65 frames)"
@@ -48,7 +56,8 @@ fi
 if [ -n "${OUT:-}" ]; then
   mkdir -p "$OUT/shapes-dub"
   cp "$work/dit/final-ema/config.json" "$work/dit/final-ema/model.safetensors" "$OUT/shapes-dub/"
-  cp "$work/ae/metrics.jsonl" "$OUT/ae-metrics.jsonl"; cp "$work/dit/metrics.jsonl" "$OUT/dit-metrics.jsonl"
+  if [ -f "$work/ae/metrics.jsonl" ]; then cp "$work/ae/metrics.jsonl" "$OUT/ae-metrics.jsonl"; fi
+  cp "$work/dit/metrics.jsonl" "$OUT/dit-metrics.jsonl"
   python3 - "$work" "$OUT/score.json" <<'EOF'
 import json, pathlib, sys
 work = pathlib.Path(sys.argv[1])
