@@ -2,7 +2,9 @@
 
 A model folder holds ``config.json`` (the three configs and the sampling defaults) and ``model.safetensors``
 (``autoencoder.*`` and ``dit.*``). Sound longer than one window is made window by window; each window after the first
-is given the end of the one before as context (``overlap_seconds``), as a kept soundtrack is given to ``--extend``.
+is given the end of the one before as context (``overlap_seconds``), as a kept soundtrack is given to ``--extend``;
+the last ``lookahead_seconds`` of a window are made again by the next one, which sees the video beyond them (a sound
+starts before its frame: the autoencoder's STFT window spreads a click over the latent frames beside it).
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ CONFIG = "config.json"
 SHIPPED = Path(__file__).parent / "weights" / "shapes-dub"
 
 _SAMPLING = {"window_seconds": 2.0, "overlap_seconds": 0.5, "steps": 16, "guidance": 2.0, "shift": 1.0,
-             "latent_mean": 0.0, "latent_std": 1.0, "fade_seconds": 0.003, "edge_frames": 2}
+             "latent_mean": 0.0, "latent_std": 1.0, "fade_seconds": 0.003, "edge_frames": 2,
+             "lookahead_seconds": 0.08}
 _SHAPES_DIT = {"latent_dim": 16, "feature_dim": 768, "width": 160, "depth": 4, "heads": 4}
 PRESETS = {
     # the shapes world's 16 kHz sound at 25 latent frames per second (4 STFT frames of 160 samples each, 2048-point
@@ -151,7 +154,8 @@ class DubModel:
         c = self.config
         return {"steps": int(steps or c["steps"]), "guidance": float(c["guidance"] if guidance is None else guidance),
                 "shift": c["shift"], "window_seconds": c["window_seconds"], "overlap_seconds": c["overlap_seconds"],
-                "sampler": "midpoint", "sample_rate": self.sample_rate}
+                "lookahead_seconds": c.get("lookahead_seconds", 0.0), "sampler": "midpoint",
+                "sample_rate": self.sample_rate}
 
     # --------------------------------------------------------------------------------------------- latents
 
@@ -199,9 +203,14 @@ class DubModel:
         sr, rate = self.sample_rate, self.latent_rate
         total = int(round(seconds * sr))
         n = math.ceil(total / self.autoencoder.config.hop)
-        feats = self.video_features(frames, fps, n).to(self.device)
+        window = max(1, int(round(opts["window_seconds"] * rate)))
+        overlap = min(int(round(opts["overlap_seconds"] * rate)), window - 1)
+        redo = min(int(round(opts["lookahead_seconds"] * rate)), window - 1 - overlap)
+        # every window after the first is given `overlap` frames of context, as in training (prefixes of at most half
+        # a window); the last one runs past the end on the video's last frame and its tail is dropped
+        feats = self.video_features(frames, fps, n + window).to(self.device)
         words = tokenize([prompt or ""], self.dit.config.vocab, self.dit.config.max_words).to(self.device)
-        z = torch.zeros(1, n, self.dit.config.latent_dim, device=self.device)
+        z = torch.zeros(1, n + window, self.dit.config.latent_dim, device=self.device)
         known = 0
         kept = None
         if context is not None and len(context):
@@ -210,20 +219,18 @@ class DubModel:
             if known:
                 wave = torch.from_numpy(kept[: known * self.autoencoder.config.hop])[None, None]
                 z[:, :known] = self.encode(wave)
-        window = max(1, int(round(opts["window_seconds"] * rate)))
-        overlap = min(int(round(opts["overlap_seconds"] * rate)), window - 1)
         gen = torch.Generator().manual_seed(int(seed))
         while known < n:
-            start = max(0, min(known - overlap, n - window)) if known else 0
-            end = min(start + window, n)
+            start = max(0, known - overlap) if known else 0
+            end = start + window if known else min(window, n)
             mask = torch.zeros(1, end - start, 1, device=self.device)
             mask[:, : known - start] = 1
             noise = torch.randn(1, end - start, z.shape[-1], generator=gen).to(self.device)
             out = midpoint_sample(self.dit, noise, z[:, start:end], mask, feats[None, start:end], words,
                                   opts["steps"], opts["guidance"], opts["shift"])
             z[:, known:end] = out[:, known - start:]
-            known = end
-        wave = self.decode(z, total)[0].float().cpu().numpy()
+            known = end if end >= n else end - redo
+        wave = self.decode(z[:, :n], total)[0].float().cpu().numpy()
         if kept is not None:
             wave[0, : len(kept)] = kept  # the kept soundtrack stays exactly as it was
         return np.ascontiguousarray(wave, dtype=np.float32)

@@ -108,3 +108,33 @@ def test_edge_frames_keep_a_click_at_the_first_frame():
             with torch.no_grad():
                 passed.append(_passes(frames, model.decode(model.encode(audio))[0, 0].numpy()))
     assert all(kept[2]) and kept[0][3] is False, kept
+
+
+@pytest.mark.parametrize("lookahead", [0.0, 0.08])
+def test_windows_after_the_first_get_overlap_context_and_redo_the_lookahead(monkeypatch, lookahead):
+    """Long sound is made in full windows: each one after the first is given exactly `overlap` frames of context
+    (training gives prefixes of at most half a window), the last one runs past the end, and the last `lookahead`
+    frames of a window are generated again by the next."""
+    import vgen_plugins.audio.model as dub_model
+
+    model = DubModel.build(config="tiny")
+    model.config.update({"window_seconds": 1.0, "overlap_seconds": 0.24, "lookahead_seconds": lookahead})
+    calls = []
+    real = dub_model.midpoint_sample
+
+    def spy(dit, noise, context, mask, *args, **kwargs):
+        calls.append((noise.shape[1], int(mask.sum())))
+        return real(dit, noise, context, mask, *args, **kwargs)
+
+    monkeypatch.setattr(dub_model, "midpoint_sample", spy)
+    frames = np.zeros((26, 16, 16, 3), np.uint8)
+    wave = model.generate(frames, 8.0, 26 / 8, seed=0)
+    rate, window, overlap = model.latent_rate, 25, 6
+    redo = round(lookahead * rate)
+    n = int(np.ceil(26 / 8 * rate))
+    assert wave.shape == (1, round(26 / 8 * model.sample_rate))
+    assert calls[0] == (window, 0) and all(c == (window, overlap) for c in calls[1:]), calls
+    covered, expected = window, 1  # each window after the first ends window - overlap - redo frames further
+    while covered < n:
+        covered, expected = covered + window - overlap - redo, expected + 1
+    assert len(calls) == expected, (calls, n)
