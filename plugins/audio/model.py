@@ -206,11 +206,9 @@ class DubModel:
         window = max(1, int(round(opts["window_seconds"] * rate)))
         overlap = min(int(round(opts["overlap_seconds"] * rate)), window - 1)
         redo = min(int(round(opts["lookahead_seconds"] * rate)), window - 1 - overlap)
-        # every window after the first is given `overlap` frames of context, as in training (prefixes of at most half
-        # a window); the last one runs past the end on the video's last frame and its tail is dropped
-        feats = self.video_features(frames, fps, n + window).to(self.device)
+        feats = self.video_features(frames, fps, n).to(self.device)
         words = tokenize([prompt or ""], self.dit.config.vocab, self.dit.config.max_words).to(self.device)
-        z = torch.zeros(1, n + window, self.dit.config.latent_dim, device=self.device)
+        z = torch.zeros(1, n, self.dit.config.latent_dim, device=self.device)
         known = 0
         kept = None
         if context is not None and len(context):
@@ -221,8 +219,8 @@ class DubModel:
                 z[:, :known] = self.encode(wave)
         gen = torch.Generator().manual_seed(int(seed))
         while known < n:
-            start = max(0, known - overlap) if known else 0
-            end = start + window if known else min(window, n)
+            start = max(0, min(known - overlap, n - window)) if known else 0
+            end = min(start + window, n)
             mask = torch.zeros(1, end - start, 1, device=self.device)
             mask[:, : known - start] = 1
             noise = torch.randn(1, end - start, z.shape[-1], generator=gen).to(self.device)
@@ -230,7 +228,7 @@ class DubModel:
                                   opts["steps"], opts["guidance"], opts["shift"])
             z[:, known:end] = out[:, known - start:]
             known = end if end >= n else end - redo
-        wave = self.decode(z[:, :n], total)[0].float().cpu().numpy()
+        wave = self.decode(z, total)[0].float().cpu().numpy()
         if kept is not None:
             wave[0, : len(kept)] = kept  # the kept soundtrack stays exactly as it was
         return np.ascontiguousarray(wave, dtype=np.float32)

@@ -111,10 +111,10 @@ def test_edge_frames_keep_a_click_at_the_first_frame():
 
 
 @pytest.mark.parametrize("lookahead", [0.0, 0.08])
-def test_windows_after_the_first_get_overlap_context_and_redo_the_lookahead(monkeypatch, lookahead):
-    """Long sound is made in full windows: each one after the first is given exactly `overlap` frames of context
-    (training gives prefixes of at most half a window), the last one runs past the end, and the last `lookahead`
-    frames of a window are generated again by the next."""
+def test_windows_continue_from_overlap_context_and_redo_the_lookahead(monkeypatch, lookahead):
+    """Long sound is made in full windows: each one between the first and the last is given exactly `overlap` frames
+    of context, the last one ends at the end; every latent frame is generated once, except the last `lookahead`
+    frames of each window but the last, which the next window makes again."""
     import vgen_plugins.audio.model as dub_model
 
     model = DubModel.build(config="tiny")
@@ -127,14 +127,10 @@ def test_windows_after_the_first_get_overlap_context_and_redo_the_lookahead(monk
         return real(dit, noise, context, mask, *args, **kwargs)
 
     monkeypatch.setattr(dub_model, "midpoint_sample", spy)
-    frames = np.zeros((26, 16, 16, 3), np.uint8)
-    wave = model.generate(frames, 8.0, 26 / 8, seed=0)
-    rate, window, overlap = model.latent_rate, 25, 6
-    redo = round(lookahead * rate)
-    n = int(np.ceil(26 / 8 * rate))
+    wave = model.generate(np.zeros((26, 16, 16, 3), np.uint8), 8.0, 26 / 8, seed=0)
+    window, overlap, redo = 25, 6, round(lookahead * model.latent_rate)
+    n = int(np.ceil(26 / 8 * model.latent_rate))
     assert wave.shape == (1, round(26 / 8 * model.sample_rate))
-    assert calls[0] == (window, 0) and all(c == (window, overlap) for c in calls[1:]), calls
-    covered, expected = window, 1  # each window after the first ends window - overlap - redo frames further
-    while covered < n:
-        covered, expected = covered + window - overlap - redo, expected + 1
-    assert len(calls) == expected, (calls, n)
+    assert len(calls) >= 3 and calls[0] == (window, 0), calls
+    assert all(c == (window, overlap) for c in calls[1:-1]) and calls[-1][0] == window and calls[-1][1] >= overlap
+    assert sum(length - context for length, context in calls) == n + redo * (len(calls) - 1), (calls, n)
