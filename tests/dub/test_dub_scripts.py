@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 from vgen_plugins.audio.model import DubModel
 
 from vgen.cli import main
@@ -51,6 +52,22 @@ def test_train_dub_dry_run(tmp_path, floor):
     scores = json.loads((tmp_path / "out" / "score.json").read_text())
     assert set(scores) == {"ae", "dub17", "dub65"} and scores["dub17"]["clips"] == 2
     assert (tmp_path / "out" / "shapes-dub" / "model.safetensors").is_file()
+
+
+def test_train_dub_init_trains_a_model_further_on_new_clips(tmp_path):
+    """INIT=DIR: no autoencoder step; the DiT of DIR trained on clips of SEED, the autoencoder kept as it was."""
+    init = DubModel.build(config="tiny").save(tmp_path / "init")
+    env = {"FORMAT": "npz", "CHECK_N": "0", "INIT": str(init), "SEED": "7", "DIT_ARGS": TINY[2] + " " + TINY[3],
+           "OUT": str(tmp_path / "out"), "OMP_NUM_THREADS": "1"}
+    res = subprocess.run(["bash", str(ROOT / "scripts" / "train_dub.sh"), str(tmp_path / "w"), "4"],
+                         env={**os.environ, **env}, capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert not (tmp_path / "w" / "ae").exists() and (tmp_path / "out" / "dit-metrics.jsonl").is_file()
+    before, after = DubModel.load(init), DubModel.load(tmp_path / "out" / "shapes-dub")
+    old, new = before.autoencoder.state_dict(), after.autoencoder.state_dict()  # saved in bf16
+    assert all(torch.equal(old[k].bfloat16().float(), new[k].float()) for k in old)
+    assert any(not torch.equal(a.bfloat16().float(), b.float())
+               for a, b in zip(before.dit.state_dict().values(), after.dit.state_dict().values(), strict=True))
 
 
 def test_dub_eval_sets_scores_each_set_and_prints_a_table(tmp_path):
