@@ -151,7 +151,7 @@ class DubModel:
         return self._features
 
     def settings(self, steps: int | None = None, guidance: float | None = None) -> dict:
-        c = self.config
+        c = self.config  # a folder saved before lookahead_seconds existed keeps the windows it was measured with
         return {"steps": int(steps or c["steps"]), "guidance": float(c["guidance"] if guidance is None else guidance),
                 "shift": c["shift"], "window_seconds": c["window_seconds"], "overlap_seconds": c["overlap_seconds"],
                 "lookahead_seconds": c.get("lookahead_seconds", 0.0), "sampler": "midpoint",
