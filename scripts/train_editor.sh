@@ -3,7 +3,7 @@
 # write it beside the default model (plugins/shapes_edit/weights/editor.safetensors, bf16) with SHIP=1.
 #   1. NUM edit pairs of the shapes world (seed SEED, default 0; the eval cases use other seeds), rendered in memory
 #      and encoded into a latent cache (plugins/shapes_edit/pairs_cache.py: no video files, no PyAV needed);
-#   2. vgen train run --recipe shapes-edit (LoRA on the default DiT, the zero-initialised source input and the
+#   2. vgen train run --recipe shapes-edit (or RECIPE: shapes-edit-cpu is the 2-core CPU one) (LoRA on the default DiT, the zero-initialised source input and the
 #      instruction words' new vocabulary rows, t shifted to high noise);
 #   3. the LoRA file in bf16 -> WORK/editor.safetensors (and with SHIP=1 into the package, or SHIP_TO=FILE);
 #   4. EVAL_N > 0: the editor on EVAL_N held-out pairs of seed EVAL_SEED (2000: neither trained on nor eval cases),
@@ -11,7 +11,7 @@
 #      sampling defaults) and run on pairs of seed 1000 (`vgen eval edits`' cases) -> WORK/eval.json
 #      (plugins/shapes_edit/quick_eval.py); then SHIP=1 copies the file into the package;
 #   5. COPY_TO=DIR: editor.safetensors, eval.json, metrics.jsonl and recipe.json copied there (a device's $OUT).
-# Usage: [SHIP=1] [SEED=N] [CONFIG=tiny] [TRAIN_ARGS="--set lr=1e-3"] [EVAL_N=200] [COPY_TO=DIR]
+# Usage: [SHIP=1] [SEED=N] [RECIPE=shapes-edit-cpu] [CONFIG=tiny] [TRAIN_ARGS="--set lr=1e-3"] [EVAL_N=200] [COPY_TO=DIR]
 #        scripts/train_editor.sh WORK [NUM]
 #        CONFIG=tiny: random tiny weights (a CPU dry run of this script); VGEN_TRAIN_TIME_LIMIT_S caps training,
 #        DEADLINE=EPOCH_SECONDS sets it to what is left when training starts (one fixed budget for cache + training).
@@ -42,7 +42,7 @@ stamp "train"
 [ -n "${DEADLINE:-}" ] && export VGEN_TRAIN_TIME_LIMIT_S=$(( DEADLINE - $(date +%s) ))
 extra=()
 [ -n "${CONFIG:-}" ] && extra=(--set "config=\"$CONFIG\"")
-[ -f "$work/run/lora.safetensors" ] || vgen -q train run --recipe shapes-edit --cache "$work/cache" --out "$work/run" \
+[ -f "$work/run/lora.safetensors" ] || vgen -q train run --recipe "${RECIPE:-shapes-edit}" --cache "$work/cache" --out "$work/run" \
   --json "${extra[@]}" ${TRAIN_ARGS:-}
 stamp "editor weights"
 python3 -c "
