@@ -3,8 +3,8 @@
 # write it beside the default model (plugins/shapes_edit/weights/editor.safetensors, bf16) with SHIP=1.
 #   1. NUM edit pairs of the shapes world (seed SEED, default 0; the eval cases use other seeds), rendered in memory
 #      and encoded into a latent cache (plugins/shapes_edit/pairs_cache.py: no video files, no PyAV needed);
-#   2. vgen train run --recipe shapes-edit (or RECIPE: shapes-edit-cpu is the 2-core CPU one) (LoRA on the default DiT, the zero-initialised source input and the
-#      instruction words' new vocabulary rows, t shifted to high noise);
+#   2. vgen train run --recipe shapes-edit (RECIPE=shapes-edit-cpu on a CPU): LoRA on the default DiT, the
+#      zero-initialised source input and the instruction words' new vocabulary rows, t shifted to high noise;
 #   3. the LoRA file in bf16 -> WORK/editor.safetensors (and with SHIP=1 into the package, or SHIP_TO=FILE);
 #   4. EVAL_N > 0: the editor on EVAL_N held-out pairs of seed EVAL_SEED (2000: neither trained on nor eval cases),
 #      rendered in memory, at each EVAL_STRENGTHS x EVAL_GUIDANCES; the best is stored in the editor file (its
