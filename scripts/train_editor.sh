@@ -11,7 +11,8 @@
 #      sampling defaults) and run on pairs of seed 1000 (`vgen eval edits`' cases) -> WORK/eval.json
 #      (plugins/shapes_edit/quick_eval.py); then SHIP=1 copies the file into the package;
 #   5. COPY_TO=DIR: editor.safetensors, eval.json, metrics.jsonl and recipe.json copied there (a device's $OUT).
-# Usage: [SHIP=1] [SEED=N] [RECIPE=shapes-edit-cpu] [CONFIG=tiny] [TRAIN_ARGS="--set lr=1e-3"] [EVAL_N=200] [COPY_TO=DIR]
+# Usage: [SHIP=1] [SEED=N] [RECIPE=shapes-edit-cpu] [CONFIG=tiny] [TRAIN_ARGS="--set lr=1e-3"] [EVAL_N=200]
+#        [COPY_TO=DIR]
 #        scripts/train_editor.sh WORK [NUM]
 #        CONFIG=tiny: random tiny weights (a CPU dry run of this script); VGEN_TRAIN_TIME_LIMIT_S caps training,
 #        DEADLINE=EPOCH_SECONDS sets it to what is left when training starts (one fixed budget for cache + training).
@@ -42,8 +43,8 @@ stamp "train"
 [ -n "${DEADLINE:-}" ] && export VGEN_TRAIN_TIME_LIMIT_S=$(( DEADLINE - $(date +%s) ))
 extra=()
 [ -n "${CONFIG:-}" ] && extra=(--set "config=\"$CONFIG\"")
-[ -f "$work/run/lora.safetensors" ] || vgen -q train run --recipe "${RECIPE:-shapes-edit}" --cache "$work/cache" --out "$work/run" \
-  --json "${extra[@]}" ${TRAIN_ARGS:-}
+[ -f "$work/run/lora.safetensors" ] || vgen -q train run --recipe "${RECIPE:-shapes-edit}" --cache "$work/cache" \
+  --out "$work/run" --json "${extra[@]}" ${TRAIN_ARGS:-}
 stamp "editor weights"
 python3 -c "
 import sys, torch
